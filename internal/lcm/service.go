@@ -1,0 +1,261 @@
+// Package lcm is the VNF lifecycle management core: it checks each request
+// against the instance's state, takes the instance's operation slot and
+// queues the op occ in one transaction, and defines the workflow (steps) the
+// conductor runs for each operation.
+package lcm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/vnfm-project/vnfm/internal/driver"
+	"github.com/vnfm-project/vnfm/internal/model"
+	"github.com/vnfm-project/vnfm/internal/store"
+)
+
+// VnfdInfo is what an instance copies from its VNFD at creation.
+type VnfdInfo struct {
+	VnfProvider        string
+	VnfProductName     string
+	VnfSoftwareVersion string
+	VnfdVersion        string
+	VnfPkgID           string
+	// MgmtDriver names the management driver the VNFD's Vnflcm interface
+	// refers to; empty for none.
+	MgmtDriver string
+}
+
+// Vnfds looks up onboarded VNFDs. Without one (no package support wired in)
+// any vnfdId is accepted with empty product information.
+type Vnfds interface {
+	// Lookup returns the VNFD's information or an error wrapping
+	// ErrNotFound.
+	Lookup(ctx context.Context, vnfdID string) (*VnfdInfo, error)
+}
+
+// Granter asks the NFVO for permission before resources change. The local
+// default grants everything.
+type Granter interface {
+	Grant(ctx context.Context, inst *model.VnfInstance, op *store.OpOcc) error
+}
+
+// Waker is told when a job was queued (the conductor).
+type Waker interface {
+	Notify()
+	CancelLocal(opID, mode string)
+}
+
+// Config holds the Service's collaborators.
+type Config struct {
+	Store   store.Store
+	Box     Sealer
+	Drivers *driver.Registry
+	Vnfds   Vnfds   // optional
+	Granter Granter // optional
+	Log     *slog.Logger
+	Now     func() time.Time
+	NewID   func() string
+	// DefaultVim is used for instances whose requests name no VIM.
+	DefaultVim *model.VimConnectionInfo
+}
+
+// Service implements the LCM operations.
+type Service struct {
+	st      store.Store
+	box     Sealer
+	drivers *driver.Registry
+	vnfds   Vnfds
+	granter Granter
+	log     *slog.Logger
+	now     func() time.Time
+	newID   func() string
+	defVim  *model.VimConnectionInfo
+	waker   Waker
+}
+
+// New makes a Service.
+func New(cfg Config) *Service {
+	s := &Service{
+		st: cfg.Store, box: cfg.Box, drivers: cfg.Drivers, vnfds: cfg.Vnfds,
+		granter: cfg.Granter, log: cfg.Log, now: cfg.Now, newID: cfg.NewID,
+		defVim: cfg.DefaultVim,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.newID == nil {
+		s.newID = func() string { return uuid.NewString() }
+	}
+	if s.drivers == nil {
+		s.drivers = driver.NewRegistry()
+	}
+	return s
+}
+
+// SetWaker connects the conductor (built after the Service, which is its
+// Planner).
+func (s *Service) SetWaker(w Waker) { s.waker = w }
+
+func (s *Service) nowUTC() time.Time { return s.now().UTC() }
+
+// CreateInstance creates a NOT_INSTANTIATED instance.
+func (s *Service) CreateInstance(ctx context.Context, req *CreateVnfRequest) (*store.Instance, error) {
+	info := &VnfdInfo{}
+	if s.vnfds != nil {
+		var err error
+		if info, err = s.vnfds.Lookup(ctx, req.VnfdID); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return nil, fmt.Errorf("%w: vnfdId %q: no onboarded and enabled VNF package has this VNFD", ErrUnprocessable, req.VnfdID)
+			}
+			return nil, fmt.Errorf("look up vnfd: %w", err)
+		}
+	}
+	inst := &store.Instance{VnfInstance: model.VnfInstance{
+		ID:                     s.newID(),
+		VnfInstanceName:        req.VnfInstanceName,
+		VnfInstanceDescription: req.VnfInstanceDescription,
+		VnfdID:                 req.VnfdID,
+		VnfProvider:            info.VnfProvider,
+		VnfProductName:         info.VnfProductName,
+		VnfSoftwareVersion:     info.VnfSoftwareVersion,
+		VnfdVersion:            info.VnfdVersion,
+		VnfPkgID:               info.VnfPkgID,
+		InstantiationState:     model.NotInstantiated,
+		Metadata:               req.Metadata,
+	}}
+	if err := s.st.CreateInstance(ctx, inst); err != nil {
+		return nil, fmt.Errorf("create instance: %w", err)
+	}
+	s.log.Info("vnf instance created", "vnf_instance_id", inst.ID, "vnfd_id", inst.VnfdID)
+	return inst, nil
+}
+
+// GetInstance returns an instance (public view: no secrets).
+func (s *Service) GetInstance(ctx context.Context, id string) (*store.Instance, error) {
+	inst, err := s.st.GetInstance(ctx, id, false)
+	if err != nil {
+		return nil, notFound(err, "VNF instance", id)
+	}
+	return inst, nil
+}
+
+// DeleteInstance deletes a NOT_INSTANTIATED instance with no operation in
+// progress. ifMatch, when not empty, must equal the instance's ETag.
+func (s *Service) DeleteInstance(ctx context.Context, id, ifMatch string) error {
+	return s.st.InTx(ctx, func(tx store.Tx) error {
+		inst, err := tx.GetInstance(ctx, id, true)
+		if err != nil {
+			return notFound(err, "VNF instance", id)
+		}
+		if ifMatch != "" && !ETagMatches(ifMatch, inst.Revision) {
+			return fmt.Errorf("%w: If-Match %s does not match the current ETag %s", ErrPrecondition, ifMatch, ETag(inst.Revision))
+		}
+		if inst.InstantiationState != model.NotInstantiated {
+			return fmt.Errorf("%w: VNF instance %s is %s; terminate it before deleting it", ErrStateConflict, id, inst.InstantiationState)
+		}
+		if active, err := tx.ActiveOpOcc(ctx, id); err == nil {
+			return fmt.Errorf("%w: operation occurrence %s (%s) is %s on this VNF instance", ErrStateConflict, active.ID, active.Operation, active.OperationState)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := tx.DeleteInstance(ctx, id, inst.Revision); err != nil {
+			return fmt.Errorf("delete instance: %w", err)
+		}
+		s.log.Info("vnf instance deleted", "vnf_instance_id", id)
+		return nil
+	})
+}
+
+// ETag is the entity tag of a revision.
+func ETag(rev int64) string { return fmt.Sprintf(`"%d"`, rev) }
+
+// ETagMatches reports whether an If-Match header value matches rev.
+func ETagMatches(ifMatch string, rev int64) bool {
+	want := ETag(rev)
+	for _, t := range strings.Split(ifMatch, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || t == want || t == "W/"+want {
+			return true
+		}
+	}
+	return false
+}
+
+func notFound(err error, what, id string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %s %s does not exist", ErrNotFound, what, id)
+	}
+	return err
+}
+
+// GetOpOcc returns an op occ (public view).
+func (s *Service) GetOpOcc(ctx context.Context, id string) (*store.OpOcc, error) {
+	op, err := s.st.GetOpOcc(ctx, id, false)
+	if err != nil {
+		return nil, notFound(err, "VNF LCM operation occurrence", id)
+	}
+	return op, nil
+}
+
+// vims returns the instance's full vimConnectionInfo (secrets included).
+func (s *Service) vims(inst *store.Instance) ([]model.VimConnectionInfo, error) {
+	var vims []model.VimConnectionInfo
+	if inst.Sealed == nil {
+		return inst.VimConnectionInfo, nil
+	}
+	if err := s.openJSON(inst.Sealed, &vims); err != nil {
+		return nil, err
+	}
+	return vims, nil
+}
+
+// setVims stores full vims sealed and their redacted copy in the document.
+func (s *Service) setVims(inst *store.Instance, vims []model.VimConnectionInfo) error {
+	if len(vims) == 0 {
+		inst.VimConnectionInfo, inst.Sealed = nil, nil
+		return nil
+	}
+	sealed, err := s.sealJSON(vims)
+	if err != nil {
+		return err
+	}
+	inst.Sealed = sealed
+	inst.VimConnectionInfo = redactVims(vims)
+	return nil
+}
+
+// private is the instance's internal state (store.Instance.Private).
+type private struct {
+	// VimConnectionID is the VIM the infrastructure driver works on.
+	VimConnectionID string          `json:"vimConnectionId,omitempty"`
+	InfraState      json.RawMessage `json:"infraState,omitempty"`
+	MgmtState       json.RawMessage `json:"mgmtState,omitempty"`
+}
+
+func readPrivate(raw json.RawMessage) (*private, error) {
+	p := &private{}
+	if len(raw) == 0 {
+		return p, nil
+	}
+	if err := json.Unmarshal(raw, p); err != nil {
+		return nil, fmt.Errorf("decode instance private state: %w", err)
+	}
+	return p, nil
+}
+
+// ListInstances returns a page of instances (public view) in creation order.
+func (s *Service) ListInstances(ctx context.Context, opts store.ListOptions) ([]store.Instance, error) {
+	return s.st.ListInstances(ctx, opts)
+}
+
+// ListOpOccs returns a page of op occs (public view) in creation order.
+func (s *Service) ListOpOccs(ctx context.Context, opts store.ListOptions) ([]store.OpOcc, error) {
+	return s.st.ListOpOccs(ctx, opts)
+}

@@ -1,0 +1,203 @@
+// Package server wires vnfm together: store, secrets, drivers, LCM service,
+// conductor and HTTP API. cmd/vnfm and the end-to-end tests share it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vnfm-project/vnfm/api"
+	"github.com/vnfm-project/vnfm/internal/conductor"
+	"github.com/vnfm-project/vnfm/internal/driver"
+	"github.com/vnfm-project/vnfm/internal/lcm"
+	"github.com/vnfm-project/vnfm/internal/model"
+	"github.com/vnfm-project/vnfm/internal/secret"
+	"github.com/vnfm-project/vnfm/internal/store"
+	"github.com/vnfm-project/vnfm/internal/store/pgstore"
+	"github.com/vnfm-project/vnfm/internal/store/sqlitestore"
+)
+
+// Config is the server configuration (flags and VNFM_* variables).
+type Config struct {
+	Listen            string
+	DatabaseURL       string // postgres://... ; empty = SQLite in DataDir
+	DataDir           string
+	EncryptionKeyFile string // empty = DataDir/encryption.key, created if missing
+	Auth              string // "none" (the only mode until authentication lands)
+	PublicURL         string
+	PageSize          int
+	Lease             time.Duration
+	ShutdownTimeout   time.Duration
+	DefaultVim        *model.VimConnectionInfo
+	// Vnfds resolves VNFDs (nil until VNF package support is wired in).
+	Vnfds lcm.Vnfds
+}
+
+// OpenStore opens (and migrates) the configured database.
+func OpenStore(ctx context.Context, cfg *Config, log *slog.Logger) (store.Store, error) {
+	u := cfg.DatabaseURL
+	switch {
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		st, err := pgstore.Open(ctx, u, log)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		if err := st.Migrate(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("migrate postgres: %w", err)
+		}
+		return st, nil
+	case u == "" || strings.HasPrefix(u, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "//")
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, "vnfm.db")
+		}
+		st, err := sqlitestore.Open(ctx, path, log)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		if err := st.Migrate(ctx); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("migrate sqlite: %w", err)
+		}
+		return st, nil
+	}
+	return nil, fmt.Errorf("database URL %q: want postgres://... or sqlite:PATH", redactURL(u))
+}
+
+// redactURL hides a password in a database URL for error messages.
+func redactURL(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return u
+	}
+	creds := u[scheme+3 : at]
+	if i := strings.Index(creds, ":"); i >= 0 {
+		return u[:scheme+3] + creds[:i] + ":xxxxx" + u[at:]
+	}
+	return u
+}
+
+// Server is a running vnfm.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	st       store.Store
+	svc      *lcm.Service
+	cond     *conductor.Conductor
+	http     *http.Server
+	listener net.Listener
+}
+
+// New builds a server on a store (opened with OpenStore, or by a test).
+// drivers holds the registered drivers.
+func New(ctx context.Context, cfg Config, st store.Store, drivers *driver.Registry, log *slog.Logger) (*Server, error) {
+	if cfg.Auth != "" && cfg.Auth != "none" {
+		return nil, fmt.Errorf("auth mode %q is not available; use none", cfg.Auth)
+	}
+	keyFile := cfg.EncryptionKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(cfg.DataDir, "encryption.key")
+	}
+	box, err := secret.LoadOrCreateKeyFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("encryption key: %w", err)
+	}
+	svc := lcm.New(lcm.Config{
+		Store: st, Box: box, Drivers: drivers, Log: log, DefaultVim: cfg.DefaultVim, Vnfds: cfg.Vnfds,
+	})
+	cond := conductor.New(st, svc, log, conductor.Config{Lease: cfg.Lease})
+	svc.SetWaker(cond)
+	a, err := api.New(api.Config{LCM: svc, DB: st, Log: log, PublicURL: cfg.PublicURL, PageSize: cfg.PageSize})
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg: cfg, log: log, st: st, svc: svc, cond: cond,
+		http: &http.Server{
+			Handler:           a.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+	}, nil
+}
+
+// Handler is the HTTP handler (for in-process tests).
+func (s *Server) Handler() http.Handler { return s.http.Handler }
+
+// Conductor is the server's conductor (for tests).
+func (s *Server) Conductor() *conductor.Conductor { return s.cond }
+
+// Start recovers orphaned operations, starts the conductor and listens.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.cond.Start(ctx); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		s.cond.Stop(ctx)
+		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+	}
+	s.listener = ln
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server", "err", err)
+		}
+	}()
+	s.log.Info("vnfm listening", "addr", ln.Addr().String(), "conductor", s.cond.ID())
+	return nil
+}
+
+// Addr is the listening address.
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Shutdown stops accepting requests, lets running steps finish (or
+// checkpoint) within the shutdown timeout, and closes the store.
+func (s *Server) Shutdown(ctx context.Context) {
+	timeout := s.cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+	}
+	s.cond.Stop(ctx)
+	s.log.Info("vnfm stopped")
+}
+
+// Run serves until ctx ends.
+func Run(ctx context.Context, cfg Config, drivers *driver.Registry, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	st, err := OpenStore(ctx, &cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv, err := New(ctx, cfg, st, drivers, log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	srv.Shutdown(ctx)
+	return nil
+}

@@ -1,0 +1,288 @@
+// Package e2e drives a whole vnfm (API, LCM service, conductor, store) over
+// HTTP, with the scripted driver, on Postgres and on SQLite.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vnfm-project/vnfm/internal/driver"
+	"github.com/vnfm-project/vnfm/internal/server"
+	"github.com/vnfm-project/vnfm/internal/store"
+	"github.com/vnfm-project/vnfm/internal/store/storetest"
+	"github.com/vnfm-project/vnfm/test/scripted"
+)
+
+// testSecrets are planted in requests; no response body or log line may
+// ever contain one.
+var testSecrets = []string{"s3cret-VIM-password", "s3cret-bearer-token", "s3cret-node-password"}
+
+type env struct {
+	t      *testing.T
+	url    string
+	drv    *scripted.Driver
+	srv    *server.Server
+	st     store.Store
+	logBuf *syncBuffer
+	mu     sync.Mutex
+	bodies [][]byte
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var backends = map[string]func(t testing.TB) store.Store{
+	"postgres": func(t testing.TB) store.Store { return storetest.Postgres(t) },
+	"sqlite":   func(t testing.TB) store.Store { return storetest.SQLite(t) },
+}
+
+// forEachStore runs fn as a parallel subtest per backend.
+func forEachStore(t *testing.T, fn func(t *testing.T, e *env)) {
+	for name, open := range backends {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, newEnv(t, open(t), 20))
+		})
+	}
+}
+
+func newEnv(t *testing.T, st store.Store, pageSize int) *env {
+	t.Helper()
+	drv := scripted.New()
+	reg := driver.NewRegistry()
+	drv.Register(reg)
+	logBuf := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := server.Config{
+		DataDir:  t.TempDir(),
+		PageSize: pageSize,
+		Lease:    3 * time.Second,
+		Vnfds:    scripted.Vnfds{},
+	}
+	srv, err := server.New(context.Background(), cfg, st, reg, log)
+	require.NoError(t, err)
+	require.NoError(t, srv.Conductor().Start(context.Background()))
+	e := &env{t: t, drv: drv, srv: srv, st: st, logBuf: logBuf}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: w}
+		srv.Handler().ServeHTTP(rec, r)
+		e.mu.Lock()
+		e.bodies = append(e.bodies, rec.body.Bytes())
+		e.mu.Unlock()
+	}))
+	e.url = hs.URL
+	t.Cleanup(func() {
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Conductor().Stop(ctx)
+		e.assertNoSecrets()
+	})
+	return e
+}
+
+type recorder struct {
+	http.ResponseWriter
+	body bytes.Buffer
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.body.Write(p)
+	return r.ResponseWriter.Write(p)
+}
+
+func (e *env) assertNoSecrets() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	logs := e.logBuf.String()
+	for _, s := range testSecrets {
+		for _, b := range e.bodies {
+			if bytes.Contains(b, []byte(s)) {
+				e.t.Errorf("secret %q appeared in a response body: %s", s, b)
+			}
+		}
+		if strings.Contains(logs, s) {
+			e.t.Errorf("secret %q appeared in the log", s)
+		}
+	}
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r *resp) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &m), "body: %s", r.body)
+	return m
+}
+
+func (r *resp) list(t *testing.T) []map[string]any {
+	t.Helper()
+	var l []map[string]any
+	require.NoError(t, json.Unmarshal(r.body, &l), "body: %s", r.body)
+	return l
+}
+
+// do sends a request; body may be a string (sent as is) or a value
+// (marshalled). Headers come in pairs.
+func (e *env) do(method, path string, body any, headers ...string) *resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		require.NoError(e.t, err)
+		rd = bytes.NewReader(raw)
+	}
+	url := path
+	if !strings.HasPrefix(path, "http") {
+		url = e.url + path
+	}
+	req, err := http.NewRequest(method, url, rd)
+	require.NoError(e.t, err)
+	req.Header.Set("Version", "1.3.0")
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(e.t, err)
+	require.NotEmpty(e.t, res.Header.Get("Version"), "every response carries a Version header")
+	if res.StatusCode >= 400 {
+		require.Equal(e.t, "application/problem+json", res.Header.Get("Content-Type"), "errors are ProblemDetails: %s", raw)
+		var pd map[string]any
+		require.NoError(e.t, json.Unmarshal(raw, &pd))
+		require.EqualValues(e.t, res.StatusCode, pd["status"])
+		require.NotEmpty(e.t, pd["detail"])
+		validate(e.t, "ProblemDetails", raw)
+	}
+	return &resp{status: res.StatusCode, header: res.Header, body: raw}
+}
+
+// create makes an instance and returns its id.
+func (e *env) create() string {
+	e.t.Helper()
+	r := e.do("POST", "/vnflcm/v1/vnf_instances", map[string]any{"vnfdId": "vnfd-1", "vnfInstanceName": "vnf-a"})
+	require.Equal(e.t, 201, r.status, "%s", r.body)
+	validate(e.t, "VnfInstance", r.body)
+	return r.json(e.t)["id"].(string)
+}
+
+// task posts a task and returns the op occ id from Location.
+func (e *env) task(id, name string, body any) string {
+	e.t.Helper()
+	r := e.do("POST", "/vnflcm/v1/vnf_instances/"+id+"/"+name, body)
+	require.Equal(e.t, 202, r.status, "%s %s", name, r.body)
+	require.Empty(e.t, r.body)
+	loc := r.header.Get("Location")
+	require.Contains(e.t, loc, "/vnflcm/v1/vnf_lcm_op_occs/")
+	require.True(e.t, strings.HasPrefix(loc, "http://"), "Location is absolute: %s", loc)
+	return loc[strings.LastIndex(loc, "/")+1:]
+}
+
+// wait polls the op occ until it is in one of states.
+func (e *env) wait(opID string, states ...string) map[string]any {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := e.do("GET", "/vnflcm/v1/vnf_lcm_op_occs/"+opID, nil)
+		require.Equal(e.t, 200, r.status)
+		op := r.json(e.t)
+		for _, s := range states {
+			if op["operationState"] == s {
+				validate(e.t, "VnfLcmOpOcc", r.body)
+				return op
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("op occ %s stayed %v, want %v: %s", opID, op["operationState"], states, r.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (e *env) instance(id string) map[string]any {
+	e.t.Helper()
+	r := e.do("GET", "/vnflcm/v1/vnf_instances/"+id, nil)
+	require.Equal(e.t, 200, r.status, "%s", r.body)
+	validate(e.t, "VnfInstance", r.body)
+	return r.json(e.t)
+}
+
+var instantiateBody = map[string]any{
+	"flavourId": "simple",
+	"vimConnectionInfo": []any{map[string]any{
+		"id": "vim-1", "vimId": "c3d0ab2c-0000-4000-8000-000000000001", "vimType": scripted.VimType,
+		"interfaceInfo": map[string]any{"endpoint": "http://127.0.0.1:5000/v3"},
+		"accessInfo":    map[string]any{"username": "admin", "password": "s3cret-VIM-password", "region": "RegionOne", "bearer_token": "s3cret-bearer-token"},
+	}},
+	"additionalParams": map[string]any{"k8s_cluster_installation_param": map[string]any{"master_node": map[string]any{"username": "ubuntu", "password": "s3cret-node-password"}}},
+}
+
+// withScript returns instantiateBody with a script in additionalParams.
+func withScript(script map[string]string) map[string]any {
+	b := map[string]any{}
+	for k, v := range instantiateBody {
+		b[k] = v
+	}
+	ap := map[string]any{"script": script}
+	for k, v := range instantiateBody["additionalParams"].(map[string]any) {
+		ap[k] = v
+	}
+	b["additionalParams"] = ap
+	return b
+}
+
+func shared() string {
+	p, err := filepath.Abs("../../../shared")
+	if err != nil {
+		return ""
+	}
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
