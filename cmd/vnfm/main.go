@@ -3,122 +3,22 @@
 //	vnfm serve     run the API server and the operation conductor
 //	vnfm migrate   apply database migrations and exit
 //	vnfm version   print the version
-//
-// Every flag has a VNFM_* environment variable (flag name upper-cased,
-// dashes as underscores); a flag given on the command line wins.
 package main
 
 import (
-	"context"
-	"flag"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
-	"time"
 
+	"github.com/vnfm-project/vnfm/internal/cli"
 	"github.com/vnfm-project/vnfm/internal/driver"
-	"github.com/vnfm-project/vnfm/internal/server"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr, cli.Wiring{Drivers: drivers}))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: vnfm serve|migrate|version [flags]")
-		return 2
-	}
-	cmd, args := args[0], args[1:]
-	switch cmd {
-	case "version":
-		fmt.Fprintf(stdout, "vnfm %s (VNF LCM API 1.3.0)\n", version)
-		return 0
-	case "serve", "migrate":
-	default:
-		fmt.Fprintf(stderr, "vnfm: unknown command %q\nusage: vnfm serve|migrate|version [flags]\n", cmd)
-		return 2
-	}
-
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cfg server.Config
-	var logLevel string
-	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:9890", "address to listen on (Tacker's port)")
-	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres://user@host/db, or empty for embedded SQLite in the data dir")
-	fs.StringVar(&cfg.DataDir, "data-dir", "./var", "directory for the embedded database and the generated encryption key")
-	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&cfg.EncryptionKeyFile, "encryption-key-file", "", "AES-256 key (base64) sealing VIM secrets; default DATA_DIR/encryption.key, generated if missing")
-	fs.StringVar(&cfg.Auth, "auth", "none", "client authentication: none")
-	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL in Location headers and links (default: from the request)")
-	fs.IntVar(&cfg.PageSize, "page-size", 100, "maximum items in one list response")
-	fs.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long an operation's claim lives without renewal; a crashed replica's operations fail after this")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for running steps")
-	if err := applyEnv(fs); err != nil {
-		fmt.Fprintln(stderr, "vnfm:", err)
-		return 2
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		fmt.Fprintf(stderr, "vnfm: log level %q: %v\n", logLevel, err)
-		return 2
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	if cmd == "migrate" {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			log.Error("data dir", "err", err)
-			return 1
-		}
-		st, err := server.OpenStore(ctx, &cfg, log)
-		if err != nil {
-			log.Error("migrate", "err", err)
-			return 1
-		}
-		st.Close()
-		log.Info("database is up to date")
-		return 0
-	}
-	if cfg.Auth == "none" {
-		log.Warn("authentication is off (--auth none): anyone who can reach " + cfg.Listen + " controls your VNFs")
-	}
-	if err := server.Run(ctx, cfg, Drivers(), log); err != nil {
-		log.Error("vnfm", "err", err)
-		return 1
-	}
-	return 0
-}
-
-// Drivers is the registry of the drivers this binary ships. Infrastructure
+// drivers is the registry of the drivers this binary ships. Infrastructure
 // drivers (OpenStack, Kubernetes, Helm) and management drivers are added
 // here as they land.
-func Drivers() *driver.Registry {
+func drivers() *driver.Registry {
 	return driver.NewRegistry()
-}
-
-// applyEnv sets flags from VNFM_* variables.
-func applyEnv(fs *flag.FlagSet) error {
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "VNFM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(name); ok && err == nil {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", name, v, e)
-			}
-		}
-	})
-	return err
 }

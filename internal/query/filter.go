@@ -104,6 +104,7 @@ type term struct {
 
 // Filter is a parsed SOL013 attribute-based filter: simple expressions that
 // must all hold (logical AND). It is immutable and safe for concurrent use.
+// A nil *Filter stands for "no filter parameter": it matches everything.
 type Filter struct {
 	terms []term
 }
@@ -310,6 +311,9 @@ func (p *filterParser) value() (string, error) {
 // String returns the filter in SOL013 syntax; ParseFilter(f.String())
 // yields an equivalent filter. Values are quoted only where needed.
 func (f *Filter) String() string {
+	if f == nil {
+		return ""
+	}
 	var b strings.Builder
 	for i, t := range f.terms {
 		if i > 0 {
@@ -345,6 +349,9 @@ func writeValue(b *strings.Builder, v string) {
 // Check returns an *UnknownAttributeError for the first attribute path that
 // known does not contain.
 func (f *Filter) Check(known Attrs) error {
+	if f == nil {
+		return nil
+	}
 	for _, t := range f.terms {
 		if !known.has(t.path) {
 			return &UnknownAttributeError{Param: "filter", Path: strings.Join(t.path, "/")}
@@ -369,6 +376,9 @@ func (f *Filter) Check(known Attrs) error {
 // matches both (eq,x,a) and (eq,x,b)) and for numbers ("5" and "5.0").
 func (f *Filter) EqTerms() map[string][]string {
 	terms := make(map[string][]string)
+	if f == nil {
+		return terms
+	}
 	for _, t := range f.terms {
 		if (t.op != opEq && t.op != opIn) || len(t.path) != 1 {
 			continue

@@ -32,6 +32,9 @@ import (
 //     value to be of the attribute's type.
 //   - cont holds for string attributes containing one of the values.
 func (f *Filter) Match(doc any) bool {
+	if f == nil {
+		return true
+	}
 	for i := range f.terms {
 		t := &f.terms[i]
 		hit := t.reach(doc, t.path)

@@ -248,3 +248,11 @@ func TestMatchNonObjects(t *testing.T) {
 	// A list of documents is an array on the path, like any other.
 	assert.True(t, f.Match([]any{map[string]any{"a": "x"}}))
 }
+
+func TestNilFilter(t *testing.T) {
+	var f *Filter
+	assert.True(t, f.Match(map[string]any{"a": 1}))
+	assert.NoError(t, f.Check(Attrs{}))
+	assert.Empty(t, f.EqTerms())
+	assert.Equal(t, "", f.String())
+}

@@ -434,7 +434,7 @@ func (o *ops) CreateInstance(ctx context.Context, inst *store.Instance) error {
 
 func (o *ops) GetInstance(ctx context.Context, id string, forUpdate bool) (*store.Instance, error) {
 	sql := `SELECT ` + instCols + ` FROM vnf_instances WHERE id = $1`
-	if false && forUpdate && o.inTx {
+	if forUpdate && o.inTx {
 		sql += ` FOR UPDATE`
 	}
 	inst, err := scanInstance(o.q.QueryRow(ctx, sql, id))
@@ -592,7 +592,7 @@ func (o *ops) announce(ctx context.Context, op *store.OpOcc) error {
 
 func (o *ops) GetOpOcc(ctx context.Context, id string, forUpdate bool) (*store.OpOcc, error) {
 	sql := `SELECT ` + opCols + ` FROM vnf_lcm_op_occs WHERE id = $1`
-	if false && forUpdate && o.inTx {
+	if forUpdate && o.inTx {
 		sql += ` FOR UPDATE`
 	}
 	op, err := scanOpOcc(o.q.QueryRow(ctx, sql, id))

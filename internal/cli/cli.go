@@ -1,0 +1,123 @@
+// Package cli is the vnfm command line, shared by cmd/vnfm and the test
+// binary that registers the scripted driver:
+//
+//	vnfm serve     run the API server and the operation conductor
+//	vnfm migrate   apply database migrations and exit
+//	vnfm version   print the version
+//
+// Every flag has a VNFM_* environment variable (flag name upper-cased,
+// dashes as underscores); a flag given on the command line wins.
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vnfm-project/vnfm/internal/driver"
+	"github.com/vnfm-project/vnfm/internal/lcm"
+	"github.com/vnfm-project/vnfm/internal/server"
+)
+
+// Version is set at build time with -ldflags "-X github.com/vnfm-project/vnfm/internal/cli.Version=...".
+var Version = "dev"
+
+// Wiring is what a binary plugs in: its drivers and VNFD source.
+type Wiring struct {
+	Drivers func() *driver.Registry
+	Vnfds   lcm.Vnfds
+}
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: vnfm serve|migrate|version [flags]")
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "version":
+		fmt.Fprintf(stdout, "vnfm %s (VNF LCM API 1.3.0)\n", Version)
+		return 0
+	case "serve", "migrate":
+	default:
+		fmt.Fprintf(stderr, "vnfm: unknown command %q\nusage: vnfm serve|migrate|version [flags]\n", cmd)
+		return 2
+	}
+
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg server.Config
+	var logLevel string
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:9890", "address to listen on (Tacker's port)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "postgres://user@host/db, or empty for embedded SQLite in the data dir")
+	fs.StringVar(&cfg.DataDir, "data-dir", "./var", "directory for the embedded database and the generated encryption key")
+	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.EncryptionKeyFile, "encryption-key-file", "", "AES-256 key (base64) sealing VIM secrets; default DATA_DIR/encryption.key, generated if missing")
+	fs.StringVar(&cfg.Auth, "auth", "none", "client authentication: none")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL in Location headers and links (default: from the request)")
+	fs.IntVar(&cfg.PageSize, "page-size", 100, "maximum items in one list response")
+	fs.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long an operation's claim lives without renewal; a crashed replica's operations fail after this")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for running steps")
+	if err := applyEnv(fs); err != nil {
+		fmt.Fprintln(stderr, "vnfm:", err)
+		return 2
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		fmt.Fprintf(stderr, "vnfm: log level %q: %v\n", logLevel, err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if cmd == "migrate" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			log.Error("data dir", "err", err)
+			return 1
+		}
+		st, err := server.OpenStore(ctx, &cfg, log)
+		if err != nil {
+			log.Error("migrate", "err", err)
+			return 1
+		}
+		st.Close()
+		log.Info("database is up to date")
+		return 0
+	}
+	if cfg.Auth == "none" {
+		log.Warn("authentication is off (--auth none): anyone who can reach " + cfg.Listen + " controls your VNFs")
+	}
+	cfg.Vnfds = wiring.Vnfds
+	if err := server.Run(ctx, cfg, wiring.Drivers(), log); err != nil {
+		log.Error("vnfm", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// applyEnv sets flags from VNFM_* variables.
+func applyEnv(fs *flag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "VNFM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
+			}
+		}
+	})
+	return err
+}
