@@ -17,8 +17,9 @@ import (
 )
 
 var (
-	instanceAttrs = query.AttrsOf(reflect.TypeOf(model.VnfInstance{}))
-	opOccAttrs    = query.AttrsOf(reflect.TypeOf(model.VnfLcmOpOcc{}))
+	// _links is mandatory in SOL003 although the Go type omits it when nil.
+	instanceAttrs = query.AttrsOf(reflect.TypeOf(model.VnfInstance{})).Mandatory("_links")
+	opOccAttrs    = query.AttrsOf(reflect.TypeOf(model.VnfLcmOpOcc{})).Mandatory("_links")
 	// The complex attributes SOL003 (tables 5.5.2.2-1 and 5.5.2.13-1 notes)
 	// leaves out of lists unless asked for.
 	instanceDefaultExcluded = []string{"vnfConfigurableProperties", "vimConnectionInfo", "instantiatedVnfInfo", "metadata", "extensions"}

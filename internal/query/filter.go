@@ -117,8 +117,11 @@ type Filter struct {
 //
 // eq, neq, gt, gte, lt and lte take exactly one value; in, nin, cont and
 // ncont take one or more. A value that contains any of , ' ( ) ; or is empty
-// is written in single quotes, a quote inside doubled (”). Errors are
-// *SyntaxError.
+// is written in single quotes, with each quote inside doubled:
+//
+//	(in,vnfInstanceName,'it''s, mine','',plain)
+//
+// Errors are *SyntaxError.
 func ParseFilter(expr string) (*Filter, error) {
 	p := filterParser{s: expr}
 	if expr == "" {

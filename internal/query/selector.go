@@ -50,8 +50,8 @@ type Selector struct {
 }
 
 // ParseSelector reads the attribute selector parameters from q.
-// defaultExcluded is the resource's "default exclude set" (SOL013 calls it
-// the set of attributes suppressed by exclude_default), as "/"-paths.
+// defaultExcluded is the resource's default exclude set (defined per
+// resource by SOL002/SOL003), as "/"-paths.
 //
 // fields and exclude_fields take comma-separated "/"-paths, and may be
 // repeated (the lists are joined); all_fields and exclude_default are flags

@@ -113,6 +113,9 @@ type Tx interface {
 	ListOpOccs(ctx context.Context, opts ListOptions) ([]OpOcc, error)
 	// UpdateOpOcc writes op if the revision matches (else ErrConflict) and
 	// increments op.Revision. A change to a final state frees the instance.
+	// While Owner stays the same the stored lease is never shortened (a
+	// RenewLeases since op was read wins over its stale LeaseUntil);
+	// op.LeaseUntil is set to the stored value.
 	UpdateOpOcc(ctx context.Context, op *OpOcc) error
 	// ActiveOpOcc returns the instance's non-final op occ or ErrNotFound.
 	ActiveOpOcc(ctx context.Context, instanceID string) (*OpOcc, error)
@@ -132,9 +135,11 @@ type Store interface {
 	// (nil, nil) when there is none. Safe against concurrent claimers in
 	// other processes (SKIP LOCKED on Postgres).
 	ClaimJob(ctx context.Context, owner string, leaseUntil time.Time) (*OpOcc, error)
-	// RenewLeases extends the lease of the owner's jobs with these ids.
+	// RenewLeases extends the lease of the owner's jobs with these ids. It
+	// does not change Revision, so the holder's copy stays current.
 	RenewLeases(ctx context.Context, owner string, ids []string, leaseUntil time.Time) error
-	// ExpiredJobs lists op occs that have an Owner whose lease ended before now.
+	// ExpiredJobs lists op occs that have an Owner whose lease ended before now
+	// (or that have no lease at all).
 	ExpiredJobs(ctx context.Context, now time.Time) ([]OpOcc, error)
 	// OwnedJobs lists op occs that have any Owner (used by the embedded store
 	// on start-up, where no other process can be running them).

@@ -31,7 +31,7 @@ import (
 var testSecrets = []string{"s3cret-VIM-password", "s3cret-bearer-token", "s3cret-node-password"}
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	drv    *scripted.Driver
 	srv    *server.Server
@@ -73,7 +73,7 @@ func forEachStore(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t *testing.T, st store.Store, pageSize int) *env {
+func newEnv(t testing.TB, st store.Store, pageSize int) *env {
 	t.Helper()
 	drv := scripted.New()
 	reg := driver.NewRegistry()
@@ -140,14 +140,14 @@ type resp struct {
 	body   []byte
 }
 
-func (r *resp) json(t *testing.T) map[string]any {
+func (r *resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.body, &m), "body: %s", r.body)
 	return m
 }
 
-func (r *resp) list(t *testing.T) []map[string]any {
+func (r *resp) list(t testing.TB) []map[string]any {
 	t.Helper()
 	var l []map[string]any
 	require.NoError(t, json.Unmarshal(r.body, &l), "body: %s", r.body)
@@ -158,6 +158,12 @@ func (r *resp) list(t *testing.T) []map[string]any {
 // (marshalled). Headers come in pairs.
 func (e *env) do(method, path string, body any, headers ...string) *resp {
 	e.t.Helper()
+	return e.doAs(e.t, method, path, body, headers...)
+}
+
+// doAs is do reporting to t (a fuzz iteration's own T).
+func (e *env) doAs(t testing.TB, method, path string, body any, headers ...string) *resp {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -165,7 +171,7 @@ func (e *env) do(method, path string, body any, headers ...string) *resp {
 		rd = strings.NewReader(b)
 	default:
 		raw, err := json.Marshal(b)
-		require.NoError(e.t, err)
+		require.NoError(t, err)
 		rd = bytes.NewReader(raw)
 	}
 	url := path
@@ -173,7 +179,7 @@ func (e *env) do(method, path string, body any, headers ...string) *resp {
 		url = e.url + path
 	}
 	req, err := http.NewRequest(method, url, rd)
-	require.NoError(e.t, err)
+	require.NoError(t, err)
 	req.Header.Set("Version", "1.3.0")
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -186,18 +192,18 @@ func (e *env) do(method, path string, body any, headers ...string) *resp {
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
-	require.NoError(e.t, err)
+	require.NoError(t, err)
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
-	require.NoError(e.t, err)
-	require.NotEmpty(e.t, res.Header.Get("Version"), "every response carries a Version header")
+	require.NoError(t, err)
+	require.NotEmpty(t, res.Header.Get("Version"), "every response carries a Version header")
 	if res.StatusCode >= 400 {
-		require.Equal(e.t, "application/problem+json", res.Header.Get("Content-Type"), "errors are ProblemDetails: %s", raw)
+		require.Equal(t, "application/problem+json", res.Header.Get("Content-Type"), "errors are ProblemDetails: %s", raw)
 		var pd map[string]any
-		require.NoError(e.t, json.Unmarshal(raw, &pd))
-		require.EqualValues(e.t, res.StatusCode, pd["status"])
-		require.NotEmpty(e.t, pd["detail"])
-		validate(e.t, "ProblemDetails", raw)
+		require.NoError(t, json.Unmarshal(raw, &pd))
+		require.EqualValues(t, res.StatusCode, pd["status"])
+		require.NotEmpty(t, pd["detail"])
+		validate(t, "ProblemDetails", raw)
 	}
 	return &resp{status: res.StatusCode, header: res.Header, body: raw}
 }

@@ -60,7 +60,7 @@ func loadSchemas() {
 
 // validate checks body against the ETSI schema of the named type (and its
 // SOL002 twin when there is one).
-func validate(t *testing.T, name string, body []byte) {
+func validate(t testing.TB, name string, body []byte) {
 	t.Helper()
 	schemaOnce.Do(loadSchemas)
 	if schemaErr != nil {

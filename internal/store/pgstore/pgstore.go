@@ -52,9 +52,9 @@ type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
 
-	// closed is cancelled by Close; it stops the Wakeups listeners.
-	closed    context.Context
-	close     context.CancelFunc
+	// closing is cancelled by Close; it stops the Wakeups listeners.
+	closing   context.Context
+	stop      context.CancelFunc
 	mu        sync.Mutex // guards isClosed against listeners starting during Close
 	isClosed  bool
 	listeners sync.WaitGroup
@@ -80,13 +80,13 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("pgstore: connect to %s:%d/%s: %w",
 			cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
-	closed, cancel := context.WithCancel(context.Background())
+	closing, stop := context.WithCancel(context.Background())
 	return &Store{
-		ops:    ops{q: pool},
-		pool:   pool,
-		log:    log,
-		closed: closed,
-		close:  cancel,
+		ops:     ops{q: pool, pool: pool},
+		pool:    pool,
+		log:     log,
+		closing: closing,
+		stop:    stop,
 	}, nil
 }
 
@@ -238,23 +238,23 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, ids []string, lea
 // ExpiredJobs lists owned op occs whose lease ended before now. An owned row
 // without a lease counts as expired: nobody is renewing it.
 func (s *Store) ExpiredJobs(ctx context.Context, now time.Time) ([]store.OpOcc, error) {
-	ops, err := s.queryOpOccs(ctx, `SELECT `+opCols+` FROM vnf_lcm_op_occs
+	out, err := s.queryOpOccs(ctx, `SELECT `+opCols+` FROM vnf_lcm_op_occs
 		WHERE owner <> '' AND (lease_until IS NULL OR lease_until < $1)
 		ORDER BY seq`, now.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: expired jobs: %w", err)
 	}
-	return ops, nil
+	return out, nil
 }
 
 // OwnedJobs lists op occs that have an owner.
 func (s *Store) OwnedJobs(ctx context.Context) ([]store.OpOcc, error) {
-	ops, err := s.queryOpOccs(ctx, `SELECT `+opCols+` FROM vnf_lcm_op_occs
+	out, err := s.queryOpOccs(ctx, `SELECT `+opCols+` FROM vnf_lcm_op_occs
 		WHERE owner <> '' ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: owned jobs: %w", err)
 	}
-	return ops, nil
+	return out, nil
 }
 
 // Wakeups listens on JobsChannel on a dedicated connection and delivers a
@@ -271,7 +271,7 @@ func (s *Store) Wakeups(ctx context.Context) <-chan struct{} {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(s.closed, cancel)
+	stop := context.AfterFunc(s.closing, cancel)
 
 	ch := make(chan struct{}, 1)
 	conn, err := s.listenConn(ctx)
@@ -371,7 +371,7 @@ func (s *Store) Close() error {
 	}
 	s.isClosed = true
 	s.mu.Unlock()
-	s.close()
+	s.stop()
 	s.listeners.Wait()
 	s.pool.Close()
 	return nil
@@ -397,6 +397,22 @@ type querier interface {
 type ops struct {
 	q    querier
 	inTx bool
+	pool *pgxpool.Pool // set when not inTx
+}
+
+// announcedTx runs write (a write that may queue a job) outside a caller's
+// transaction in one of its own, so that the row and its notification commit
+// together: an error then always means nothing was written. On error op is
+// restored, so a caller may retry with it.
+func (o *ops) announcedTx(ctx context.Context, op *store.OpOcc, write func(*ops) error) error {
+	saved := *op
+	err := pgx.BeginFunc(ctx, o.pool, func(tx pgx.Tx) error {
+		return write(&ops{q: tx, inTx: true})
+	})
+	if err != nil {
+		*op = saved
+	}
+	return err
 }
 
 const instCols = `id, seq, doc, sealed, private, revision, created_at`
@@ -538,6 +554,9 @@ func (o *ops) CreateOpOcc(ctx context.Context, op *store.OpOcc) error {
 	if op.ID == "" {
 		return errors.New("pgstore: create op occ: empty id")
 	}
+	if !o.inTx && queuesJob(op) {
+		return o.announcedTx(ctx, op, func(tx *ops) error { return tx.CreateOpOcc(ctx, op) })
+	}
 	doc, err := json.Marshal(&op.VnfLcmOpOcc)
 	if err != nil {
 		return fmt.Errorf("pgstore: create op occ %s: marshal: %w", op.ID, err)
@@ -578,10 +597,13 @@ func (o *ops) whyNotInserted(ctx context.Context, op *store.OpOcc) error {
 	return fmt.Errorf("vnf instance %s: %w", op.VnfInstanceID, store.ErrOpInProgress)
 }
 
+// queuesJob reports whether op, once written, is a job nobody owns.
+func queuesJob(op *store.OpOcc) bool { return op.Job != store.JobNone && op.Owner == "" }
+
 // announce wakes the conductors of all replicas when op leaves a job nobody
-// owns. Inside a transaction the notification is delivered on commit only.
+// owns. The notification is delivered when the transaction commits.
 func (o *ops) announce(ctx context.Context, op *store.OpOcc) error {
-	if op.Job == store.JobNone || op.Owner != "" {
+	if !queuesJob(op) {
 		return nil
 	}
 	if _, err := o.q.Exec(ctx, `SELECT pg_notify($1, '')`, JobsChannel); err != nil {
@@ -633,6 +655,9 @@ func (o *ops) ListOpOccs(ctx context.Context, opts store.ListOptions) ([]store.O
 // writing back the stale value would let another replica take the job over.
 // op.LeaseUntil is set to the stored value.
 func (o *ops) UpdateOpOcc(ctx context.Context, op *store.OpOcc) error {
+	if !o.inTx && queuesJob(op) {
+		return o.announcedTx(ctx, op, func(tx *ops) error { return tx.UpdateOpOcc(ctx, op) })
+	}
 	doc, err := json.Marshal(&op.VnfLcmOpOcc)
 	if err != nil {
 		return fmt.Errorf("pgstore: update op occ %s: marshal: %w", op.ID, err)

@@ -1,0 +1,44 @@
+# vnfm — see README.md.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/vnfm-project/vnfm/internal/cli.Version=$(VERSION)
+FUZZTIME ?= 10s
+
+.PHONY: all build run test test-short fuzz bench vet clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/vnfm ./cmd/vnfm
+
+# Serve on the embedded default: SQLite and a generated key in ./var,
+# http://127.0.0.1:9890.
+run: build
+	./bin/vnfm serve
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || (gofmt -l .; echo "gofmt needed"; exit 1)
+
+# Everything: unit, store contract (Postgres and SQLite), end-to-end, crash
+# and Tacker CLI tests with the race detector, then short fuzz runs.
+test: vet
+	scripts/ensure-postgres.sh
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
+
+# Fast iteration: no race detector, no process/CLI tests, no fuzzing.
+test-short:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/process)
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFilter$$' -fuzztime $(FUZZTIME) ./internal/query/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSelector$$' -fuzztime $(FUZZTIME) ./internal/query/
+	$(GO) test -run '^$$' -fuzz '^FuzzRequestDecoding$$' -fuzztime $(FUZZTIME) ./test/e2e/
+
+bench:
+	scripts/ensure-postgres.sh
+	bash scripts/bench.sh
+
+clean:
+	rm -rf bin
