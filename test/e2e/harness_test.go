@@ -73,7 +73,7 @@ func forEachStore(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t testing.TB, st store.Store, pageSize int) *env {
+func newEnv(t testing.TB, st store.Store, pageSize int, opts ...func(*server.Config)) *env {
 	t.Helper()
 	drv := scripted.New()
 	reg := driver.NewRegistry()
@@ -85,6 +85,9 @@ func newEnv(t testing.TB, st store.Store, pageSize int) *env {
 		PageSize: pageSize,
 		Lease:    3 * time.Second,
 		Vnfds:    scripted.Vnfds{},
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	srv, err := server.New(context.Background(), cfg, st, reg, log)
 	require.NoError(t, err)
