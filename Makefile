@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/vnfm-project/vnfm/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build run test test-short fuzz bench vet clean
+.PHONY: all build run run-scripted test test-short fuzz bench vet clean
 
 all: build
 
@@ -15,6 +15,11 @@ build:
 # http://127.0.0.1:9890.
 run: build
 	./bin/vnfm serve
+
+# The same server with the scripted test driver (vimType TEST.SCRIPTED.V_1)
+# registered, to try every LCM operation before real VIM drivers exist.
+run-scripted:
+	$(GO) run ./test/cmd/vnfm-scripted serve --data-dir ./var/scripted
 
 vet:
 	$(GO) vet ./...

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
 
 	"github.com/vnfm-project/vnfm/internal/lcm"
@@ -82,7 +83,7 @@ func New(cfg Config) (*API, error) {
 // Handler returns the router.
 func (a *API) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(a.requestID, a.accessLog, a.recoverPanic)
+	r.Use(a.requestID, a.accessLog, a.recoverPanic, middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusNotFound, "Not Found", fmt.Sprintf("no resource at %s", r.URL.Path))
 	})
