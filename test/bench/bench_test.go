@@ -20,7 +20,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -753,4 +752,174 @@ func quietLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-var _ = errors.New
+// ---------------------------------------------------------------------------
+// Tests (go test runs these; the benchmarks need -bench)
+
+func TestPercentile(t *testing.T) {
+	var hundred []time.Duration
+	for i := 1; i <= 100; i++ {
+		hundred = append(hundred, time.Duration(i)*time.Millisecond)
+	}
+	for _, tc := range []struct {
+		in   []time.Duration
+		p    float64
+		want time.Duration
+	}{
+		{nil, 50, 0},
+		{[]time.Duration{7}, 50, 7},
+		{[]time.Duration{7}, 99, 7},
+		{[]time.Duration{1, 2}, 50, 1},
+		{[]time.Duration{1, 2}, 51, 2},
+		{[]time.Duration{1, 2, 3, 4}, 50, 2},
+		{[]time.Duration{1, 2, 3, 4}, 75, 3},
+		{[]time.Duration{1, 2, 3, 4}, 100, 4},
+		{[]time.Duration{1, 2, 3, 4}, 0, 1},
+		{hundred, 50, 50 * time.Millisecond},
+		{hundred, 90, 90 * time.Millisecond},
+		{hundred, 99, 99 * time.Millisecond},
+		{hundred, 99.5, 100 * time.Millisecond},
+	} {
+		if got := percentile(tc.in, tc.p); got != tc.want {
+			t.Errorf("percentile(%v, %v) = %v, want %v", tc.in, tc.p, got, tc.want)
+		}
+	}
+}
+
+// TestSeedShape checks the premises of the list benchmarks: the indexed
+// filter matches 1% of the seeded instances, and the scanning one exactly a
+// page, so the handler reads the whole table.
+func TestSeedShape(t *testing.T) {
+	vnfd7, name42, instantiated := 0, 0, 0
+	for i := range seedInstances {
+		inst := seedInstance(i, uuid.NewString())
+		if inst.VnfdID == "vnfd-7" {
+			vnfd7++
+		}
+		if strings.Contains(inst.VnfInstanceName, "-42") {
+			name42++
+		}
+		if inst.InstantiationState == model.Instantiated {
+			instantiated++
+		}
+	}
+	if vnfd7 != seedInstances/100 {
+		t.Errorf("%s matches %d instances, want %d", filterIndexed, vnfd7, seedInstances/100)
+	}
+	if name42 != pageSize {
+		t.Errorf("%s matches %d instances, want exactly a page (%d)", filterScan, name42, pageSize)
+	}
+	if instantiated == 0 || instantiated == seedInstances {
+		t.Errorf("%d of %d instances instantiated, want a mix", instantiated, seedInstances)
+	}
+}
+
+// TestVnfmLoad builds cmd/vnfm-load and runs it against a local test
+// server: round-robin paths (a comma list whose filter holds commas), {id}
+// filled from a list GET, the Version header, -n, the status histogram and
+// the percentiles.
+func TestVnfmLoad(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool to build vnfm-load")
+	}
+	bin := filepath.Join(t.TempDir(), "vnfm-load")
+	build := exec.Command(goTool, "build", "-o", bin, "github.com/vnfm-project/vnfm/cmd/vnfm-load")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build vnfm-load: %v\n%s", err, out)
+	}
+
+	const slow = 150 * time.Millisecond
+	var mu sync.Mutex
+	seen := map[string]int{}
+	versions := map[string]int{}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.URL.RequestURI()]++
+		versions[r.Header.Get("Version")]++
+		mu.Unlock()
+		switch {
+		case r.URL.Path == "/vnflcm/v1/vnf_instances" && r.URL.RawQuery == "":
+			// Two pages, linked as vnfm does.
+			w.Header().Set("Link", `<http://`+r.Host+`/vnflcm/v1/vnf_instances?page=2>; rel="next"`)
+			_, _ = io.WriteString(w, `[{"id":"a"},{"id":"b"}]`)
+		case r.URL.Path == "/vnflcm/v1/vnf_instances" && r.URL.RawQuery == "page=2":
+			_, _ = io.WriteString(w, `[{"id":"c"}]`)
+		case r.URL.Path == "/vnflcm/v1/vnf_instances":
+			_, _ = io.WriteString(w, `[]`)
+		case r.URL.Path == "/vnflcm/v1/vnf_instances/c":
+			http.Error(w, "gone", http.StatusNotFound)
+		case strings.HasPrefix(r.URL.Path, "/vnflcm/v1/vnf_instances/"):
+			_, _ = io.WriteString(w, `{}`)
+		case r.URL.Path == "/slow":
+			time.Sleep(slow)
+			_, _ = io.WriteString(w, `{}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer hs.Close()
+
+	const filterPath = "/vnflcm/v1/vnf_instances?filter=(eq,vnfdId,vnfd-7)"
+	cmd := exec.Command(bin, "-url", hs.URL, "-c", "3", "-n", "60", "-d", "30s", "-json",
+		"-path", filterPath+",/vnflcm/v1/vnf_instances/{id}", "-path", "/vnflcm/v1/vnf_instances/{id}")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("vnfm-load: %v\n%s", err, out)
+	}
+	var rep struct {
+		Requests  int64            `json:"requests"`
+		Errors    int64            `json:"errors"`
+		IDs       int              `json:"ids"`
+		Status    map[string]int64 `json:"status"`
+		RPS       float64          `json:"requestsPerSecond"`
+		LatencyMs struct{ P50, P90, P99, Max float64 }
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	// 60 requests: 20 filter lists, 40 by id over a, b, c (c is 404).
+	if rep.Requests != 60 || rep.IDs != 3 || rep.RPS <= 0 {
+		t.Errorf("report %+v, want 60 requests over 3 ids", rep)
+	}
+	if rep.Status["200"] != 60-40/3 || rep.Status["404"] != 40/3 || rep.Errors != 40/3 {
+		t.Errorf("status %v errors %d, want 404 for a third of the 40 by-id requests", rep.Status, rep.Errors)
+	}
+	mu.Lock()
+	if seen[filterPath] != 20 {
+		t.Errorf("filter path requested %d times, want 20 (seen %v)", seen[filterPath], seen)
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		if n := seen["/vnflcm/v1/vnf_instances/"+id]; n < 13 || n > 14 {
+			t.Errorf("instance %s requested %d times, want 13 or 14", id, n)
+		}
+	}
+	if len(versions) != 1 || versions["1.3.0"] == 0 {
+		t.Errorf("Version headers %v, want 1.3.0 on every request", versions)
+	}
+	mu.Unlock()
+
+	// Percentiles: 9 fast paths to 1 slow one over 40 requests: p50 and p90
+	// are fast, p99 and max slow.
+	var args []string
+	for range 9 {
+		args = append(args, "-path", "/vnflcm/v1/vnf_instances/x")
+	}
+	args = append(args, "-path", "/slow")
+	out, err = exec.Command(bin, append([]string{"-url", hs.URL, "-c", "2", "-n", "40", "-json"}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("vnfm-load: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	slowMs := ms(slow)
+	if l := rep.LatencyMs; l.P50 >= slowMs || l.P90 >= slowMs || l.P99 < slowMs || l.Max < slowMs {
+		t.Errorf("latency %+v: want p50, p90 under %v ms and p99, max at least that", l, slowMs)
+	}
+
+	// Not loopback: refused before any request.
+	cmd = exec.Command(bin, "-url", "http://192.0.2.1:9890", "-path", "/healthz", "-n", "1")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "not a loopback address") {
+		t.Errorf("non-loopback -url: err %v, output %s", err, out)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -59,4 +60,32 @@ func TestTwoReplicasShareOnePostgres(t *testing.T) {
 		require.Equal(t, 1, count, "op %s ran its infra step once", op)
 	}
 	require.Len(t, ran, 2, "both replicas took work: %v", ran)
+}
+
+// A graceful shutdown lets the running step finish, hands the op occ back at
+// the next step boundary, and another replica resumes it from there.
+func TestShutdownCheckpointsAndAnotherReplicaResumes(t *testing.T) {
+	t.Parallel()
+	url := storetest.PostgresURL(t)
+	key := filepath.Join(t.TempDir(), "encryption.key")
+	open := func() *env {
+		st, err := pgstore.Open(context.Background(), url, slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = st.Close() })
+		return newEnv(t, st, 100, func(c *server.Config) { c.EncryptionKeyFile = key })
+	}
+	a := open()
+	id := a.create()
+	a.wait(a.task(id, "instantiate", instantiateBody), "COMPLETED")
+	op := a.task(id, "heal", map[string]any{"additionalParams": map[string]any{"script": map[string]string{"heal_start": "sleep:500ms"}}})
+	a.wait(op, "PROCESSING")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a.srv.Conductor().Stop(ctx)
+	require.Equal(t, []string{"heal_start"}, a.drv.CallsFor(op), "the running step finished, nothing after it ran")
+	require.Equal(t, "PROCESSING", a.do("GET", "/vnflcm/v1/vnf_lcm_op_occs/"+op, nil).json(t)["operationState"])
+
+	b := open()
+	b.wait(op, "COMPLETED")
+	require.Equal(t, []string{"heal", "heal_end"}, b.drv.CallsFor(op), "resumed after the checkpoint")
 }

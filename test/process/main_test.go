@@ -109,11 +109,12 @@ type proc struct {
 // startServer runs vnfm-scripted serve on a free loopback port with the
 // given database (empty: SQLite in dataDir) and data dir, and waits until it
 // answers /healthz. The process is killed when the test ends, and its output
-// is logged if the test failed.
-func startServer(t *testing.T, dbURL, dataDir string) *proc {
+// is logged if the test failed. extra flags are appended to the command
+// line.
+func startServer(t *testing.T, dbURL, dataDir string, extra ...string) *proc {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		p, err := launch(t, dbURL, dataDir)
+		p, err := launch(t, dbURL, dataDir, extra)
 		if err == nil {
 			return p
 		}
@@ -126,7 +127,7 @@ func startServer(t *testing.T, dbURL, dataDir string) *proc {
 	}
 }
 
-func launch(t *testing.T, dbURL, dataDir string) (*proc, error) {
+func launch(t *testing.T, dbURL, dataDir string, extra []string) (*proc, error) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -134,12 +135,13 @@ func launch(t *testing.T, dbURL, dataDir string) (*proc, error) {
 	require.NoError(t, l.Close())
 
 	p := &proc{t: t, url: "http://" + addr, out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binary, "serve",
+	args := append([]string{"serve",
 		"--listen", addr,
 		"--database-url", dbURL,
 		"--data-dir", dataDir,
 		"--lease", lease.String(),
-		"--log-level", "debug")
+		"--log-level", "debug"}, extra...)
+	p.cmd = exec.Command(binary, args...)
 	p.cmd.Env = cleanEnv("VNFM_")
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out

@@ -34,7 +34,9 @@ func TestTackerCLI(t *testing.T) {
 				"\tapt-get install python3-tackerclient python3-openstackclient", err)
 		}
 	}
-	srv := startServer(t, "", t.TempDir())
+	// A small page size makes every list paginate: the client must follow
+	// the Link headers.
+	srv := startServer(t, "", t.TempDir(), "--page-size", "2")
 	c := &tacker{endpoint: srv.url}
 
 	var versions map[string]any
