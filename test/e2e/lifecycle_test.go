@@ -221,7 +221,7 @@ func TestTransientPanicCancel(t *testing.T) {
 		require.Equal(t, 200, e.do("POST", "/vnflcm/v1/vnf_lcm_op_occs/"+opID+"/fail", nil).status)
 
 		// GRACEFUL cancel lets the step finish and stops before the next.
-		opID = e.task(id, "heal", map[string]any{"additionalParams": map[string]any{"script": map[string]string{"heal_start": "sleep:300ms"}}})
+		opID = e.task(id, "heal", map[string]any{"additionalParams": map[string]any{"script": map[string]string{"heal_start": "sleep:1500ms"}}})
 		e.wait(opID, "PROCESSING")
 		require.Equal(t, 202, e.do("POST", "/vnflcm/v1/vnf_lcm_op_occs/"+opID+"/cancel", map[string]any{"cancelMode": "GRACEFUL"}).status)
 		e.wait(opID, "FAILED_TEMP")
