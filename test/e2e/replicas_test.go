@@ -77,7 +77,7 @@ func TestShutdownCheckpointsAndAnotherReplicaResumes(t *testing.T) {
 	a := open()
 	id := a.create()
 	a.wait(a.task(id, "instantiate", instantiateBody), "COMPLETED")
-	op := a.task(id, "heal", map[string]any{"additionalParams": map[string]any{"script": map[string]string{"heal_start": "sleep:500ms"}}})
+	op := a.task(id, "heal", map[string]any{"additionalParams": map[string]any{"script": map[string]string{"heal_start": "sleep:1500ms"}}})
 	a.wait(op, "PROCESSING")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
