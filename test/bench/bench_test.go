@@ -394,7 +394,7 @@ func lcmOps() int {
 	if v, err := strconv.Atoi(os.Getenv("VNFM_BENCH_LCM_OPS")); err == nil && v > 0 {
 		return v
 	}
-	return 300
+	return 500
 }
 
 // lcmClients is the number of client goroutines posting requests.
