@@ -60,14 +60,13 @@ func sigkillThenRetry(t *testing.T, dbURL string) {
 	opPath := "/vnflcm/v1/vnf_lcm_op_occs/" + opID
 
 	waitOpState(t, first, opID, 10*time.Second, "PROCESSING")
-	// Give the conductor a moment to get past instantiate_start into the
-	// blocking driver call, so the kill lands inside a step.
-	time.Sleep(300 * time.Millisecond)
+	// Kill it inside the blocked driver call, the step after the
+	// instantiate_start hook.
+	waitStepDone(t, first, opID, "mgmt_instantiate_start")
 	require.Equal(t, "PROCESSING", first.do("GET", opPath, "").json(t)["operationState"])
-
 	first.kill()
 	killed := time.Now()
-	require.False(t, first.running())
+	require.False(t, stepDone(first, opID, "infra_instantiate"), "the driver step was blocked")
 
 	second := startServer(t, dbURL, dataDir)
 	// The op occ's lease (2 s) must run out and the new process reap it.
@@ -89,6 +88,10 @@ func sigkillThenRetry(t *testing.T, dbURL string) {
 	require.Equal(t, 202, r.status, "%s", r.body)
 	op = waitOpState(t, second, opID, 15*time.Second, "COMPLETED")
 	require.Equal(t, "INSTANTIATE", op["operation"])
+	// The retry re-ran the interrupted step, not the finished one before it.
+	require.True(t, stepDone(second, opID, "infra_instantiate"))
+	require.True(t, stepDone(second, opID, "mgmt_instantiate_end"))
+	require.False(t, stepDone(second, opID, "mgmt_instantiate_start"), "retry resumes after the last finished step")
 
 	r = second.do("GET", "/vnflcm/v1/vnf_instances/"+id, "")
 	require.Equal(t, 200, r.status, "%s", r.body)
@@ -101,6 +104,29 @@ func sigkillThenRetry(t *testing.T, dbURL string) {
 	second.stop()
 	for _, p := range []*proc{first, second} {
 		p.assertNoSecret(t, vimPassword)
+	}
+}
+
+// stepDone tells whether p logged the end of the op occ's step.
+func stepDone(p *proc, opID, step string) bool {
+	for _, line := range strings.Split(p.out.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil &&
+			rec["msg"] == "step done" && rec["op_occ_id"] == opID && rec["step"] == step {
+			return true
+		}
+	}
+	return false
+}
+
+func waitStepDone(t *testing.T, p *proc, opID, step string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !stepDone(p, opID, step) {
+		if time.Now().After(deadline) {
+			t.Fatalf("vnfm-scripted did not log the end of step %s of %s", step, opID)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
