@@ -10,8 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -283,15 +281,4 @@ func withScript(script map[string]string) map[string]any {
 	}
 	b["additionalParams"] = ap
 	return b
-}
-
-func shared() string {
-	p, err := filepath.Abs("../../../shared")
-	if err != nil {
-		return ""
-	}
-	if _, err := os.Stat(p); err != nil {
-		return ""
-	}
-	return p
 }

@@ -5,6 +5,8 @@
 package process
 
 import (
+	"github.com/vnfm-project/vnfm/test/etsischema"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,7 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
 )
 
@@ -290,63 +291,8 @@ func tail(s string, lines int) string {
 	return s
 }
 
-// The ETSI SOL003 v2.6.1 schemas, from ../shared next to the module when it
-// is there (as in test/e2e); without it bodies are not validated.
-var (
-	schemaOnce sync.Once
-	schemas    map[string]*jsonschema.Schema
-	schemaErr  error
-)
-
-var schemaFiles = map[string]string{
-	"VnfInstance":    "vnfInstance.schema.json",
-	"VnfLcmOpOcc":    "vnfLcmOpOcc.schema.json",
-	"ProblemDetails": "ProblemDetails.schema.json",
-}
-
-func loadSchemas() {
-	dir, err := filepath.Abs("../../../shared/etsi/schemas-v2.6.1/SOL003")
-	if err != nil {
-		return
-	}
-	if _, err := os.Stat(dir); err != nil {
-		return
-	}
-	c := jsonschema.NewCompiler()
-	schemas = map[string]*jsonschema.Schema{}
-	for name, file := range schemaFiles {
-		path := filepath.Join(dir, file)
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		if err := c.AddResource(path, doc); err != nil {
-			schemaErr = err
-			return
-		}
-		if schemas[name], err = c.Compile(path); err != nil {
-			schemaErr = err
-			return
-		}
-	}
-}
-
-// validate checks body against the ETSI SOL003 schema of the named type.
+// validate checks body against the ETSI schemas of the named type.
 func validate(t *testing.T, name string, body []byte) {
 	t.Helper()
-	schemaOnce.Do(loadSchemas)
-	require.NoError(t, schemaErr, "load ETSI schemas")
-	s, ok := schemas[name]
-	if !ok {
-		return
-	}
-	var v any
-	require.NoError(t, json.Unmarshal(body, &v), "%s body is not JSON: %s", name, body)
-	require.NoError(t, s.Validate(v), "%s body does not match the ETSI schema:\n%s", name, body)
+	etsischema.Validate(t, name, body)
 }
