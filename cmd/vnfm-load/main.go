@@ -8,6 +8,8 @@
 package main
 
 import (
+	"github.com/vnfm-project/vnfm/internal/latency"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -528,22 +530,11 @@ func latencyStats(all []time.Duration) Latency {
 	return Latency{
 		Min:  ms(all[0]),
 		Mean: ms(sum / time.Duration(len(all))),
-		P50:  ms(percentile(all, 50)),
-		P90:  ms(percentile(all, 90)),
-		P99:  ms(percentile(all, 99)),
+		P50:  ms(latency.Percentile(all, 50)),
+		P90:  ms(latency.Percentile(all, 90)),
+		P99:  ms(latency.Percentile(all, 99)),
 		Max:  ms(all[len(all)-1]),
 	}
-}
-
-// percentile returns the nearest-rank p-th percentile of sorted (ascending):
-// the smallest value with at least p% of the values at or below it.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	rank = min(max(rank, 1), len(sorted))
-	return sorted[rank-1]
 }
 
 func printReport(w io.Writer, r *Report) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,16 +76,10 @@ func OpenStore(ctx context.Context, cfg *Config, log *slog.Logger) (store.Store,
 
 // redactURL hides a password in a database URL for error messages.
 func redactURL(u string) string {
-	at := strings.LastIndex(u, "@")
-	scheme := strings.Index(u, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return u
+	if p, err := url.Parse(u); err == nil {
+		return p.Redacted()
 	}
-	creds := u[scheme+3 : at]
-	if i := strings.Index(creds, ":"); i >= 0 {
-		return u[:scheme+3] + creds[:i] + ":xxxxx" + u[at:]
-	}
-	return u
+	return "(unparsable URL)"
 }
 
 // Server is a running vnfm.

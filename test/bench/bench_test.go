@@ -16,6 +16,8 @@
 package bench
 
 import (
+	"github.com/vnfm-project/vnfm/internal/latency"
+
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -23,10 +25,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -501,8 +501,8 @@ func BenchmarkLCMOps(b *testing.B) {
 	b.ReportMetric(float64(n*b.N)/createTime.Seconds(), "creates/s")
 	reportLatency(b, accept, "accept_")
 	slices.Sort(opLatency)
-	b.ReportMetric(ms(percentile(opLatency, 50)), "op_p50_ms")
-	b.ReportMetric(ms(percentile(opLatency, 99)), "op_p99_ms")
+	b.ReportMetric(ms(latency.Percentile(opLatency, 50)), "op_p50_ms")
+	b.ReportMetric(ms(latency.Percentile(opLatency, 99)), "op_p99_ms")
 	if pgErr != nil {
 		b.Logf("pgbench not run: %v", pgErr)
 	} else {
@@ -634,7 +634,7 @@ func runPgbench(b *testing.B) (float64, error) {
 	base := postgresBaseURL()
 	admin, err := pgx.Connect(ctx, base)
 	if err != nil {
-		return 0, fmt.Errorf("connect %s: %w", redacted(base), err)
+		return 0, fmt.Errorf("connect %s: %w", storetest.Redacted(base), err)
 	}
 	defer admin.Close(context.Background())
 	drop := "DROP DATABASE IF EXISTS " + pgx.Identifier{pgbenchDB}.Sanitize() + " WITH (FORCE)"
@@ -649,7 +649,7 @@ func runPgbench(b *testing.B) (float64, error) {
 			b.Errorf("drop %s: %v", pgbenchDB, err)
 		}
 	}()
-	dsn := withDatabase(base, pgbenchDB)
+	dsn := storetest.WithDatabase(base, pgbenchDB)
 	if out, err := exec.CommandContext(ctx, bin, "-i", "-s", "1", "-q", dsn).CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("pgbench -i: %v: %s", err, out)
 	}
@@ -687,47 +687,17 @@ func postgresBaseURL() string {
 	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 }
 
-// withDatabase points a libpq URL or key=value string at db.
-func withDatabase(dsn, db string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		if u, err := url.Parse(dsn); err == nil {
-			u.Path = "/" + db
-			return u.String()
-		}
-	}
-	return dsn + " dbname=" + db
-}
-
-func redacted(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
-		return u.Redacted()
-	}
-	return "(" + storetest.DatabaseURLEnv + ")"
-}
-
 // ---------------------------------------------------------------------------
 // Helpers
-
-// percentile returns the nearest-rank p-th percentile of sorted (ascending):
-// the smallest value with at least p% of the values at or below it. It is
-// the definition vnfm-load uses.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	rank = min(max(rank, 1), len(sorted))
-	return sorted[rank-1]
-}
 
 func reportLatency(b *testing.B, lat []time.Duration, prefix string) {
 	if len(lat) == 0 {
 		return
 	}
 	slices.Sort(lat)
-	b.ReportMetric(ms(percentile(lat, 50)), prefix+"p50_ms")
-	b.ReportMetric(ms(percentile(lat, 90)), prefix+"p90_ms")
-	b.ReportMetric(ms(percentile(lat, 99)), prefix+"p99_ms")
+	b.ReportMetric(ms(latency.Percentile(lat, 50)), prefix+"p50_ms")
+	b.ReportMetric(ms(latency.Percentile(lat, 90)), prefix+"p90_ms")
+	b.ReportMetric(ms(latency.Percentile(lat, 99)), prefix+"p99_ms")
 	b.ReportMetric(ms(lat[len(lat)-1]), prefix+"max_ms")
 }
 
@@ -779,8 +749,8 @@ func TestPercentile(t *testing.T) {
 		{hundred, 99, 99 * time.Millisecond},
 		{hundred, 99.5, 100 * time.Millisecond},
 	} {
-		if got := percentile(tc.in, tc.p); got != tc.want {
-			t.Errorf("percentile(%v, %v) = %v, want %v", tc.in, tc.p, got, tc.want)
+		if got := latency.Percentile(tc.in, tc.p); got != tc.want {
+			t.Errorf("latency.Percentile(%v, %v) = %v, want %v", tc.in, tc.p, got, tc.want)
 		}
 	}
 }

@@ -110,7 +110,7 @@ func adminConn(t testing.TB) *pgx.Conn {
 			"Start the local server with\n"+
 			"\tpg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"+
 			"or set %s to the URL of a server where you may CREATE DATABASE.",
-			redacted(baseURL()), err, DatabaseURLEnv)
+			Redacted(baseURL()), err, DatabaseURLEnv)
 	}
 	return conn
 }
@@ -151,7 +151,7 @@ func templateDB(t testing.TB, admin *pgx.Conn) string {
 		tmp := name + "_tmp"
 		mustExec(t, admin, "DROP DATABASE IF EXISTS "+ident(tmp)+" WITH (FORCE)")
 		mustExec(t, admin, "CREATE DATABASE "+ident(tmp))
-		s, err := pgstore.Open(ctx, withDatabase(baseURL(), tmp), testLogger(t))
+		s, err := pgstore.Open(ctx, WithDatabase(baseURL(), tmp), testLogger(t))
 		if err != nil {
 			t.Fatalf("storetest: open template: %v", err)
 		}
@@ -203,7 +203,7 @@ func createDB(t testing.TB, admin *pgx.Conn, tpl string) string {
 			t.Errorf("storetest: drop database %s: %v", name, err)
 		}
 	})
-	return withDatabase(baseURL(), name)
+	return WithDatabase(baseURL(), name)
 }
 
 func mustExec(t testing.TB, conn *pgx.Conn, sql string) {
@@ -228,8 +228,8 @@ func migrationsHash() (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
-// withDatabase points a libpq URL or key=value connection string at db.
-func withDatabase(dsn, db string) string {
+// WithDatabase points a libpq URL or key=value connection string at db.
+func WithDatabase(dsn, db string) string {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err == nil {
@@ -241,7 +241,8 @@ func withDatabase(dsn, db string) string {
 	return dsn + " dbname=" + db
 }
 
-func redacted(dsn string) string {
+// Redacted hides the password of a database URL for messages.
+func Redacted(dsn string) string {
 	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
 		return u.Redacted()
 	}
