@@ -119,6 +119,8 @@ type Tx interface {
 	UpdateOpOcc(ctx context.Context, op *OpOcc) error
 	// ActiveOpOcc returns the instance's non-final op occ or ErrNotFound.
 	ActiveOpOcc(ctx context.Context, instanceID string) (*OpOcc, error)
+
+	PackageTx
 }
 
 // Store is a database.
@@ -141,6 +143,9 @@ type Store interface {
 	// ExpiredJobs lists op occs that have an Owner whose lease ended before now
 	// (or that have no lease at all).
 	ExpiredJobs(ctx context.Context, now time.Time) ([]OpOcc, error)
+	// StalePackages lists packages in UPLOADING or PROCESSING that nobody
+	// holds: no Owner, or a lease that ended before now.
+	StalePackages(ctx context.Context, now time.Time) ([]Package, error)
 	// OwnedJobs lists op occs that have any Owner (used by the embedded store
 	// on start-up, where no other process can be running them).
 	OwnedJobs(ctx context.Context) ([]OpOcc, error)
