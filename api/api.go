@@ -22,6 +22,7 @@ import (
 
 	"github.com/vnfm-project/vnfm/internal/lcm"
 	"github.com/vnfm-project/vnfm/internal/model"
+	"github.com/vnfm-project/vnfm/internal/pkgm"
 	"github.com/vnfm-project/vnfm/openapi"
 )
 
@@ -38,9 +39,10 @@ type Pinger interface {
 
 // Config configures the API.
 type Config struct {
-	LCM *lcm.Service
-	DB  Pinger
-	Log *slog.Logger
+	LCM  *lcm.Service
+	Pkgm *pkgm.Service
+	DB   Pinger
+	Log  *slog.Logger
 	// PublicURL is the base of absolute URLs in Location, _links and Link
 	// (e.g. https://vnfm.example.net); empty = derived from the request.
 	PublicURL string
@@ -53,6 +55,7 @@ type Config struct {
 // API is the HTTP interface.
 type API struct {
 	lcm       *lcm.Service
+	pkgm      *pkgm.Service
 	db        Pinger
 	log       *slog.Logger
 	publicURL string
@@ -68,7 +71,7 @@ func New(cfg Config) (*API, error) {
 		return nil, fmt.Errorf("load OpenAPI document: %w", err)
 	}
 	a := &API{
-		lcm: cfg.LCM, db: cfg.DB, log: cfg.Log, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		lcm: cfg.LCM, pkgm: cfg.Pkgm, db: cfg.DB, log: cfg.Log, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		pageSize: cfg.PageSize, maxBody: cfg.MaxBody, validator: v,
 	}
 	if a.pageSize <= 0 {
@@ -96,16 +99,18 @@ func (a *API) Handler() http.Handler {
 	r.Get("/readyz", a.readyz)
 	// api_versions answers whatever Version the client sends: clients
 	// (the Tacker CLI sends 2.0.0) ask it to find out what is supported.
-	r.Get("/vnflcm/api_versions", a.apiVersions("/vnflcm"))
+	r.Get("/vnflcm/api_versions", a.apiVersions("/vnflcm", APIVersion))
+	r.Get("/vnfpkgm/api_versions", a.apiVersions("/vnfpkgm", PkgmAPIVersion))
+	a.pkgmRoutes(r)
 
 	r.Route(prefix, func(r chi.Router) {
-		r.Get("/api_versions", a.apiVersions(prefix))
+		r.Get("/api_versions", a.apiVersions(prefix, APIVersion))
 		r.Get("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/yaml")
 			_, _ = w.Write(openapi.VnfLcmV1)
 		})
 		r.Group(func(r chi.Router) {
-			r.Use(a.negotiate, a.validate)
+			r.Use(a.negotiate(vnflcmVersion), jsonOnly, a.validate)
 			r.Get("/vnf_instances", a.listInstances)
 			r.Post("/vnf_instances", a.createInstance)
 			r.Route("/vnf_instances/{id}", func(r chi.Router) {
@@ -199,30 +204,54 @@ func (a *API) recoverPanic(next http.Handler) http.Handler {
 	})
 }
 
-// supportedVersion reports whether a client's Version header can be served
-// by this 1.3.0 interface: same major version, minor not newer.
-func supportedVersion(v string) bool {
-	parts := strings.Split(strings.TrimSpace(v), ".")
-	if len(parts) != 3 || parts[0] != "1" {
+// apiVersion describes one interface's version for negotiation.
+type apiVersion struct {
+	version  string // served, e.g. "1.3.0"
+	major    int
+	maxMinor int
+	prefix   string // for the hint in 406 answers
+}
+
+var (
+	vnflcmVersion  = apiVersion{version: APIVersion, major: 1, maxMinor: 3, prefix: prefix}
+	vnfpkgmVersion = apiVersion{version: PkgmAPIVersion, major: 2, maxMinor: 1, prefix: pkgmPrefix}
+)
+
+// supports reports whether a client's Version header can be served: same
+// major version, minor not newer.
+func (v apiVersion) supports(h string) bool {
+	parts := strings.Split(strings.TrimSpace(h), ".")
+	if len(parts) != 3 || parts[0] != strconv.Itoa(v.major) {
 		return false
 	}
 	minor, err := strconv.Atoi(parts[1])
-	if err != nil || minor < 0 || minor > 3 {
+	if err != nil || minor < 0 || minor > v.maxMinor {
 		return false
 	}
 	patch, err := strconv.Atoi(parts[2])
 	return err == nil && patch >= 0
 }
 
-// negotiate answers 406 to a Version or Accept this interface cannot serve.
-// A missing Version header is accepted: the Tacker CLI sends none on some
-// calls.
-func (a *API) negotiate(next http.Handler) http.Handler {
+// negotiate sets the Version response header and answers 406 to a Version
+// or Accept the interface cannot serve. A missing Version header is
+// accepted: the Tacker CLI sends none on some calls. accept, when not nil,
+// replaces the JSON-only Accept check (for downloads).
+func (a *API) negotiate(v apiVersion) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Version", v.version)
+			if h := r.Header.Get("Version"); h != "" && !v.supports(h) {
+				problem(w, http.StatusNotAcceptable, "Not Acceptable", fmt.Sprintf("API version %q is not supported here; supported: %s (see %s/api_versions)", h, v.version, v.prefix))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// jsonOnly answers 406 when the client accepts no JSON.
+func jsonOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if v := r.Header.Get("Version"); v != "" && !supportedVersion(v) {
-			problem(w, http.StatusNotAcceptable, "Not Acceptable", fmt.Sprintf("API version %q is not supported here; supported: %s (see %s/api_versions)", v, APIVersion, prefix))
-			return
-		}
 		if acc := r.Header.Get("Accept"); acc != "" && !acceptsJSON(acc) {
 			problem(w, http.StatusNotAcceptable, "Not Acceptable", fmt.Sprintf("cannot produce any of %q; responses are application/json", acc))
 			return
@@ -343,11 +372,12 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-func (a *API) apiVersions(uriPrefix string) http.HandlerFunc {
+func (a *API) apiVersions(uriPrefix, version string) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Version", version)
 		writeJSON(w, http.StatusOK, model.APIVersionInformation{
 			URIPrefix:   uriPrefix,
-			APIVersions: []model.APIVersion{{Version: APIVersion, IsDeprecated: false}},
+			APIVersions: []model.APIVersion{{Version: version, IsDeprecated: false}},
 		})
 	}
 }

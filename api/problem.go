@@ -34,12 +34,14 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, lcm.ErrBadRequest), errors.As(err, &syn), errors.As(err, &unknown):
 		problem(w, http.StatusBadRequest, "Bad Request", err.Error())
-	case errors.As(err, &media):
+	case errors.As(err, &media), errors.Is(err, errUnsupportedMedia):
 		problem(w, http.StatusUnsupportedMediaType, "Unsupported Media Type", err.Error())
 	case errors.As(err, &tooBig):
 		problem(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large", err.Error())
 	case errors.Is(err, lcm.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		problem(w, http.StatusNotFound, "Not Found", err.Error())
+	case errors.Is(err, lcm.ErrNotAcceptable):
+		problem(w, http.StatusNotAcceptable, "Not Acceptable", err.Error())
 	case errors.Is(err, lcm.ErrStateConflict), errors.Is(err, store.ErrOpInProgress):
 		problem(w, http.StatusConflict, "Conflict", err.Error())
 	case errors.Is(err, lcm.ErrPrecondition):

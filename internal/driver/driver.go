@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vnfm-project/vnfm/internal/model"
+	"github.com/vnfm-project/vnfm/internal/vnfd"
 )
 
 // ErrNotSupported is returned by a driver for an operation it cannot do.
@@ -31,6 +32,8 @@ type Request struct {
 	Instance *model.VnfInstance
 	// Vim is the VIM connection the infrastructure driver works on.
 	Vim *model.VimConnectionInfo
+	// Vnfd is the instance's VNFD (nil for instances without one, in tests).
+	Vnfd *vnfd.VNFD
 	// Params is the operation's request body (InstantiateVnfRequest,
 	// HealVnfRequest, ...), secrets included.
 	Params json.RawMessage

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/vnfm-project/vnfm/internal/conductor"
+	"github.com/vnfm-project/vnfm/internal/mergepatch"
 	"github.com/vnfm-project/vnfm/internal/model"
 	"github.com/vnfm-project/vnfm/internal/store"
 )
@@ -66,10 +67,10 @@ func (pc *planCtx) complete(ctx context.Context, tx store.Tx, x *conductor.Exec)
 			vims = append(vims, *pc.vim)
 		}
 		if req.VnfConfigurableProperties != nil {
-			inst.VnfConfigurableProperties = mergeMaps(inst.VnfConfigurableProperties, req.VnfConfigurableProperties)
+			inst.VnfConfigurableProperties = mergepatch.Objects(inst.VnfConfigurableProperties, req.VnfConfigurableProperties)
 		}
 		if req.Extensions != nil {
-			inst.Extensions = mergeMaps(inst.Extensions, req.Extensions)
+			inst.Extensions = mergepatch.Objects(inst.Extensions, req.Extensions)
 		}
 	case model.OpTerminate:
 		inst.InstantiationState = model.NotInstantiated
@@ -191,7 +192,7 @@ func (s *Service) completeModify(ctx context.Context, tx store.Tx, x *conductor.
 		inst.VnfdID = req.VnfdID
 		ch.VnfdID = req.VnfdID
 		if s.vnfds != nil {
-			info, err := s.vnfds.Lookup(ctx, req.VnfdID)
+			info, err := s.vnfds.Lookup(ctx, tx, req.VnfdID)
 			if err != nil {
 				return fmt.Errorf("look up VNFD %s: %w", req.VnfdID, err)
 			}
@@ -206,15 +207,15 @@ func (s *Service) completeModify(ctx context.Context, tx store.Tx, x *conductor.
 		ch.VnfPkgID = req.VnfPkgID
 	}
 	if req.VnfConfigurableProperties != nil {
-		inst.VnfConfigurableProperties = mergeMaps(inst.VnfConfigurableProperties, req.VnfConfigurableProperties)
+		inst.VnfConfigurableProperties = mergepatch.Objects(inst.VnfConfigurableProperties, req.VnfConfigurableProperties)
 		ch.VnfConfigurableProperties = req.VnfConfigurableProperties
 	}
 	if req.Metadata != nil {
-		inst.Metadata = mergeMaps(inst.Metadata, req.Metadata)
+		inst.Metadata = mergepatch.Objects(inst.Metadata, req.Metadata)
 		ch.Metadata = req.Metadata
 	}
 	if req.Extensions != nil {
-		inst.Extensions = mergeMaps(inst.Extensions, req.Extensions)
+		inst.Extensions = mergepatch.Objects(inst.Extensions, req.Extensions)
 		ch.Extensions = req.Extensions
 	}
 	if len(req.VimConnectionInfo) > 0 || len(req.VimConnectionInfoDeleteIDs) > 0 {
@@ -262,38 +263,13 @@ func patchVim(old *model.VimConnectionInfo, p model.VimConnectionInfo) model.Vim
 		out.VimType = p.VimType
 	}
 	if p.InterfaceInfo != nil {
-		out.InterfaceInfo = mergeMaps(old.InterfaceInfo, p.InterfaceInfo)
+		out.InterfaceInfo = mergepatch.Objects(old.InterfaceInfo, p.InterfaceInfo)
 	}
 	if p.AccessInfo != nil {
-		out.AccessInfo = mergeMaps(old.AccessInfo, p.AccessInfo)
+		out.AccessInfo = mergepatch.Objects(old.AccessInfo, p.AccessInfo)
 	}
 	if p.Extra != nil {
-		out.Extra = mergeMaps(old.Extra, p.Extra)
-	}
-	return out
-}
-
-// mergeMaps is RFC 7386 JSON merge patch for objects: null deletes, objects
-// merge recursively, everything else replaces.
-func mergeMaps(target, patch map[string]any) map[string]any {
-	out := make(map[string]any, len(target)+len(patch))
-	for k, v := range target {
-		out[k] = v
-	}
-	for k, v := range patch {
-		if v == nil {
-			delete(out, k)
-			continue
-		}
-		if pm, ok := v.(map[string]any); ok {
-			tm, _ := out[k].(map[string]any)
-			out[k] = mergeMaps(tm, pm)
-			continue
-		}
-		out[k] = v
-	}
-	if len(out) == 0 {
-		return nil
+		out.Extra = mergepatch.Objects(old.Extra, p.Extra)
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/driver"
 	"github.com/vnfm-project/vnfm/internal/model"
 	"github.com/vnfm-project/vnfm/internal/store"
+	"github.com/vnfm-project/vnfm/internal/vnfd"
 )
 
 // flow is a workflow's accumulated state, kept sealed in the conductor's
@@ -91,6 +92,7 @@ type planCtx struct {
 	mgmt   driver.Mgmt
 	params json.RawMessage
 	opName model.Operation
+	vnfd   *vnfd.VNFD
 }
 
 func (pc *planCtx) request(x *conductor.Exec, f *flow, mgmt bool) *driver.Request {
@@ -106,6 +108,7 @@ func (pc *planCtx) request(x *conductor.Exec, f *flow, mgmt bool) *driver.Reques
 		OpOccID:   x.Op.ID,
 		Instance:  &inst,
 		Vim:       pc.vim,
+		Vnfd:      pc.vnfd,
 		Params:    pc.params,
 		State:     state,
 		Info:      f.Info,
@@ -199,12 +202,13 @@ func (s *Service) Plan(ctx context.Context, op *store.OpOcc) (*conductor.Plan, e
 		return nil, err
 	}
 	if s.vnfds != nil {
-		info, err := s.vnfds.Lookup(ctx, inst.VnfdID)
+		info, err := s.vnfds.Lookup(ctx, s.st, inst.VnfdID)
 		if err != nil {
 			return nil, fmt.Errorf("look up VNFD %s: %w", inst.VnfdID, err)
 		}
-		if info.MgmtDriver != "" {
-			if pc.mgmt, err = s.drivers.Mgmt(info.MgmtDriver); err != nil {
+		pc.vnfd = info.VNFD
+		if name := info.MgmtDriver(flavourOf(inst, params)); name != "" {
+			if pc.mgmt, err = s.drivers.Mgmt(name); err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrUnprocessable, err)
 			}
 		}
@@ -305,4 +309,19 @@ func (pc *planCtx) steps() ([]conductor.Step, error) {
 		return []conductor.Step{undoBy(infra("operate", o.Operate), nil)}, nil
 	}
 	return nil, fmt.Errorf("%w: unknown operation %s", ErrUnprocessable, pc.opName)
+}
+
+// flavourOf is the deployment flavour an operation works on: the one being
+// instantiated, else the instance's.
+func flavourOf(inst *store.Instance, params json.RawMessage) string {
+	var req struct {
+		FlavourID string `json:"flavourId"`
+	}
+	if json.Unmarshal(params, &req) == nil && req.FlavourID != "" {
+		return req.FlavourID
+	}
+	if inst.InstantiatedVnfInfo != nil {
+		return inst.InstantiatedVnfInfo.FlavourID
+	}
+	return ""
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/driver"
 	"github.com/vnfm-project/vnfm/internal/model"
 	"github.com/vnfm-project/vnfm/internal/store"
+	"github.com/vnfm-project/vnfm/internal/vnfd"
 )
 
 // VnfdInfo is what an instance copies from its VNFD at creation.
@@ -27,17 +28,31 @@ type VnfdInfo struct {
 	VnfSoftwareVersion string
 	VnfdVersion        string
 	VnfPkgID           string
-	// MgmtDriver names the management driver the VNFD's Vnflcm interface
-	// refers to; empty for none.
-	MgmtDriver string
+	// Enabled is the package's operational state: new instances need an
+	// ENABLED package, existing ones keep working when it is disabled.
+	Enabled bool
+	// VNFD is the parsed descriptor (nil when no VNFD source is wired in).
+	VNFD *vnfd.VNFD
+	// MgmtDrivers names, per deployment flavour, the management driver the
+	// VNFD's Vnflcm interface refers to ("" key: any flavour).
+	MgmtDrivers map[string]string
+}
+
+// MgmtDriver returns the management driver for a flavour, "" for none.
+func (i *VnfdInfo) MgmtDriver(flavourID string) string {
+	if d, ok := i.MgmtDrivers[flavourID]; ok {
+		return d
+	}
+	return i.MgmtDrivers[""]
 }
 
 // Vnfds looks up onboarded VNFDs. Without one (no package support wired in)
 // any vnfdId is accepted with empty product information.
 type Vnfds interface {
-	// Lookup returns the VNFD's information or an error wrapping
-	// ErrNotFound.
-	Lookup(ctx context.Context, vnfdID string) (*VnfdInfo, error)
+	// Lookup returns the VNFD's information, or an error wrapping
+	// ErrNotFound when no ONBOARDED package has it. Within tx it locks the
+	// package against deletion until tx ends.
+	Lookup(ctx context.Context, tx store.Tx, vnfdID string) (*VnfdInfo, error)
 }
 
 // Granter asks the NFVO for permission before resources change. The local
@@ -105,33 +120,39 @@ func (s *Service) SetWaker(w Waker) { s.waker = w }
 
 func (s *Service) nowUTC() time.Time { return s.now().UTC() }
 
-// CreateInstance creates a NOT_INSTANTIATED instance.
+// CreateInstance creates a NOT_INSTANTIATED instance from an onboarded,
+// enabled VNFD (any vnfdId when no VNFD source is wired in).
 func (s *Service) CreateInstance(ctx context.Context, req *CreateVnfRequest) (*store.Instance, error) {
-	info := &VnfdInfo{}
-	if s.vnfds != nil {
-		var err error
-		if info, err = s.vnfds.Lookup(ctx, req.VnfdID); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return nil, fmt.Errorf("%w: vnfdId %q: no onboarded and enabled VNF package has this VNFD", ErrUnprocessable, req.VnfdID)
-			}
-			return nil, fmt.Errorf("look up vnfd: %w", err)
-		}
-	}
 	inst := &store.Instance{VnfInstance: model.VnfInstance{
 		ID:                     s.newID(),
 		VnfInstanceName:        req.VnfInstanceName,
 		VnfInstanceDescription: req.VnfInstanceDescription,
 		VnfdID:                 req.VnfdID,
-		VnfProvider:            info.VnfProvider,
-		VnfProductName:         info.VnfProductName,
-		VnfSoftwareVersion:     info.VnfSoftwareVersion,
-		VnfdVersion:            info.VnfdVersion,
-		VnfPkgID:               info.VnfPkgID,
 		InstantiationState:     model.NotInstantiated,
 		Metadata:               req.Metadata,
 	}}
-	if err := s.st.CreateInstance(ctx, inst); err != nil {
-		return nil, fmt.Errorf("create instance: %w", err)
+	err := s.st.InTx(ctx, func(tx store.Tx) error {
+		if s.vnfds != nil {
+			info, err := s.vnfds.Lookup(ctx, tx, req.VnfdID)
+			if err != nil {
+				if errors.Is(err, ErrNotFound) {
+					return fmt.Errorf("%w: vnfdId %q: no ONBOARDED and ENABLED VNF package has this VNFD", ErrUnprocessable, req.VnfdID)
+				}
+				return fmt.Errorf("look up vnfd: %w", err)
+			}
+			if !info.Enabled {
+				return fmt.Errorf("%w: the VNF package %s with vnfdId %q is DISABLED", ErrUnprocessable, info.VnfPkgID, req.VnfdID)
+			}
+			inst.VnfProvider, inst.VnfProductName = info.VnfProvider, info.VnfProductName
+			inst.VnfSoftwareVersion, inst.VnfdVersion, inst.VnfPkgID = info.VnfSoftwareVersion, info.VnfdVersion, info.VnfPkgID
+		}
+		if err := tx.CreateInstance(ctx, inst); err != nil {
+			return fmt.Errorf("create instance: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	s.log.Info("vnf instance created", "vnf_instance_id", inst.ID, "vnfd_id", inst.VnfdID)
 	return inst, nil

@@ -302,11 +302,15 @@ func (s *Service) Operate(ctx context.Context, id string, req *OperateVnfRequest
 // Modify queues MODIFY_INFO. ifMatch, when not empty, must match the ETag.
 func (s *Service) Modify(ctx context.Context, id string, req *VnfInfoModificationRequest, ifMatch string) (*store.OpOcc, error) {
 	if req.VnfdID != "" && s.vnfds != nil {
-		if _, err := s.vnfds.Lookup(ctx, req.VnfdID); err != nil {
+		info, err := s.vnfds.Lookup(ctx, s.st, req.VnfdID)
+		if err != nil {
 			if errors.Is(err, ErrNotFound) {
-				return nil, fmt.Errorf("%w: vnfdId %q: no onboarded and enabled VNF package has this VNFD", ErrUnprocessable, req.VnfdID)
+				return nil, fmt.Errorf("%w: vnfdId %q: no ONBOARDED VNF package has this VNFD", ErrUnprocessable, req.VnfdID)
 			}
 			return nil, err
+		}
+		if !info.Enabled {
+			return nil, fmt.Errorf("%w: the VNF package %s with vnfdId %q is DISABLED", ErrUnprocessable, info.VnfPkgID, req.VnfdID)
 		}
 	}
 	return s.startOp(ctx, id, model.OpModifyInfo, req, func(inst *store.Instance, vims []model.VimConnectionInfo) error {

@@ -20,6 +20,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/driver"
 	"github.com/vnfm-project/vnfm/internal/lcm"
 	"github.com/vnfm-project/vnfm/internal/model"
+	"github.com/vnfm-project/vnfm/internal/pkgm"
 	"github.com/vnfm-project/vnfm/internal/secret"
 	"github.com/vnfm-project/vnfm/internal/store"
 	"github.com/vnfm-project/vnfm/internal/store/pgstore"
@@ -38,7 +39,8 @@ type Config struct {
 	Lease             time.Duration
 	ShutdownTimeout   time.Duration
 	DefaultVim        *model.VimConnectionInfo
-	// Vnfds resolves VNFDs (nil until VNF package support is wired in).
+	// Vnfds resolves VNFDs; nil = the onboarded VNF packages (tests plug
+	// in their own).
 	Vnfds lcm.Vnfds
 }
 
@@ -89,6 +91,7 @@ type Server struct {
 	st       store.Store
 	svc      *lcm.Service
 	cond     *conductor.Conductor
+	pkgs     *pkgm.Service
 	http     *http.Server
 	listener net.Listener
 }
@@ -107,17 +110,22 @@ func New(ctx context.Context, cfg Config, st store.Store, drivers *driver.Regist
 	if err != nil {
 		return nil, fmt.Errorf("encryption key: %w", err)
 	}
+	pkgs := pkgm.New(pkgm.Config{Store: st, Box: box, Log: log})
+	vnfds := cfg.Vnfds
+	if vnfds == nil {
+		vnfds = pkgs
+	}
 	svc := lcm.New(lcm.Config{
-		Store: st, Box: box, Drivers: drivers, Log: log, DefaultVim: cfg.DefaultVim, Vnfds: cfg.Vnfds,
+		Store: st, Box: box, Drivers: drivers, Log: log, DefaultVim: cfg.DefaultVim, Vnfds: vnfds,
 	})
 	cond := conductor.New(st, svc, log, conductor.Config{Lease: cfg.Lease})
 	svc.SetWaker(cond)
-	a, err := api.New(api.Config{LCM: svc, DB: st, Log: log, PublicURL: cfg.PublicURL, PageSize: cfg.PageSize})
+	a, err := api.New(api.Config{LCM: svc, Pkgm: pkgs, DB: st, Log: log, PublicURL: cfg.PublicURL, PageSize: cfg.PageSize})
 	if err != nil {
 		return nil, err
 	}
 	return &Server{
-		cfg: cfg, log: log, st: st, svc: svc, cond: cond,
+		cfg: cfg, log: log, st: st, svc: svc, cond: cond, pkgs: pkgs,
 		http: &http.Server{
 			Handler:           a.Handler(),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -135,9 +143,27 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 // Conductor is the server's conductor (for tests).
 func (s *Server) Conductor() *conductor.Conductor { return s.cond }
 
+// StartBackground recovers orphaned operations and onboarding and starts
+// the conductor: everything but the listener (in-process tests serve
+// Handler themselves).
+func (s *Server) StartBackground(ctx context.Context) error {
+	if err := s.cond.Start(ctx); err != nil {
+		return err
+	}
+	s.pkgs.Start(ctx)
+	return nil
+}
+
+// StopBackground stops what StartBackground started, letting running steps
+// reach a checkpoint until ctx ends.
+func (s *Server) StopBackground(ctx context.Context) {
+	s.cond.Stop(ctx)
+	s.pkgs.Stop()
+}
+
 // Start recovers orphaned operations, starts the conductor and listens.
 func (s *Server) Start(ctx context.Context) error {
-	if err := s.cond.Start(ctx); err != nil {
+	if err := s.StartBackground(ctx); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
@@ -170,7 +196,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.log.Warn("http shutdown", "err", err)
 	}
-	s.cond.Stop(ctx)
+	s.StopBackground(ctx)
 	s.log.Info("vnfm stopped")
 }
 

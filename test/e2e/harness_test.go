@@ -89,7 +89,7 @@ func newEnv(t testing.TB, st store.Store, pageSize int, opts ...func(*server.Con
 	}
 	srv, err := server.New(context.Background(), cfg, st, reg, log)
 	require.NoError(t, err)
-	require.NoError(t, srv.Conductor().Start(context.Background()))
+	require.NoError(t, srv.StartBackground(context.Background()))
 	e := &env{t: t, drv: drv, srv: srv, st: st, logBuf: logBuf}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{ResponseWriter: w}
@@ -103,7 +103,7 @@ func newEnv(t testing.TB, st store.Store, pageSize int, opts ...func(*server.Con
 		hs.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		srv.Conductor().Stop(ctx)
+		srv.StopBackground(ctx)
 		e.assertNoSecrets()
 	})
 	return e

@@ -29,6 +29,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/driver"
 	"github.com/vnfm-project/vnfm/internal/lcm"
 	"github.com/vnfm-project/vnfm/internal/model"
+	"github.com/vnfm-project/vnfm/internal/store"
 )
 
 // VimType is the vimType the scripted infrastructure driver registers.
@@ -357,12 +358,12 @@ var (
 // scripted one, except "unknown-vnfd", which does not exist.
 type Vnfds struct{}
 
-func (Vnfds) Lookup(_ context.Context, vnfdID string) (*lcm.VnfdInfo, error) {
+func (Vnfds) Lookup(_ context.Context, _ store.Tx, vnfdID string) (*lcm.VnfdInfo, error) {
 	if vnfdID == "unknown-vnfd" {
 		return nil, fmt.Errorf("vnfd %s: %w", vnfdID, lcm.ErrNotFound)
 	}
 	return &lcm.VnfdInfo{
 		VnfProvider: "Scripted Inc.", VnfProductName: "Scripted VNF",
-		VnfSoftwareVersion: "1.0", VnfdVersion: "1.0", MgmtDriver: "scripted",
+		VnfSoftwareVersion: "1.0", VnfdVersion: "1.0", Enabled: true, MgmtDrivers: map[string]string{"": "scripted"},
 	}, nil
 }
