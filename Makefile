@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/vnfm-project/vnfm/internal/cli.Version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build run run-scripted test test-short fuzz bench vet clean
+.PHONY: all build run run-scripted samples test test-short fuzz bench vet clean
 
 all: build
 
@@ -40,10 +40,17 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFilter$$' -fuzztime $(FUZZTIME) ./internal/query/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSelector$$' -fuzztime $(FUZZTIME) ./internal/query/
 	$(GO) test -run '^$$' -fuzz '^FuzzRequestDecoding$$' -fuzztime $(FUZZTIME) ./test/e2e/
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/csar/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/vnfd/
 
 bench:
 	scripts/ensure-postgres.sh
 	bash scripts/bench.sh
+
+# CSARs of the sample packages in test/samples, with fresh manifests.
+samples: build
+	mkdir -p bin/samples
+	for d in test/samples/*/; do n=$$(basename $$d); ./bin/vnfm package build $$d -o bin/samples/$$n.zip; done
 
 clean:
 	rm -rf bin

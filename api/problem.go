@@ -3,7 +3,9 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -31,25 +33,34 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		media   *openapi.UnsupportedMediaTypeError
 		tooBig  *http.MaxBytesError
 	)
+	// The error kinds are sentinels wrapped as "kind: detail"; the title
+	// says the kind, so the detail drops it.
+	detail := func(kinds ...error) string {
+		msg := err.Error()
+		for _, k := range kinds {
+			msg = strings.TrimPrefix(msg, k.Error()+": ")
+		}
+		return msg
+	}
 	switch {
 	case errors.Is(err, lcm.ErrBadRequest), errors.As(err, &syn), errors.As(err, &unknown):
-		problem(w, http.StatusBadRequest, "Bad Request", err.Error())
+		problem(w, http.StatusBadRequest, "Bad Request", detail(lcm.ErrBadRequest))
 	case errors.As(err, &media), errors.Is(err, errUnsupportedMedia):
-		problem(w, http.StatusUnsupportedMediaType, "Unsupported Media Type", err.Error())
+		problem(w, http.StatusUnsupportedMediaType, "Unsupported Media Type", detail(errUnsupportedMedia))
 	case errors.As(err, &tooBig):
-		problem(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large", err.Error())
+		problem(w, http.StatusRequestEntityTooLarge, "Request Entity Too Large", fmt.Sprintf("the request body exceeds %d bytes", tooBig.Limit))
 	case errors.Is(err, lcm.ErrNotFound), errors.Is(err, store.ErrNotFound):
-		problem(w, http.StatusNotFound, "Not Found", err.Error())
+		problem(w, http.StatusNotFound, "Not Found", detail(lcm.ErrNotFound))
 	case errors.Is(err, lcm.ErrNotAcceptable):
-		problem(w, http.StatusNotAcceptable, "Not Acceptable", err.Error())
+		problem(w, http.StatusNotAcceptable, "Not Acceptable", detail(lcm.ErrNotAcceptable))
 	case errors.Is(err, lcm.ErrStateConflict), errors.Is(err, store.ErrOpInProgress):
-		problem(w, http.StatusConflict, "Conflict", err.Error())
+		problem(w, http.StatusConflict, "Conflict", detail(lcm.ErrStateConflict))
 	case errors.Is(err, lcm.ErrPrecondition):
-		problem(w, http.StatusPreconditionFailed, "Precondition Failed", err.Error())
+		problem(w, http.StatusPreconditionFailed, "Precondition Failed", detail(lcm.ErrPrecondition))
 	case errors.Is(err, store.ErrConflict):
 		problem(w, http.StatusConflict, "Conflict", "the resource was modified concurrently; read it again and retry")
 	case errors.Is(err, lcm.ErrUnprocessable):
-		problem(w, http.StatusUnprocessableEntity, "Unprocessable Entity", err.Error())
+		problem(w, http.StatusUnprocessableEntity, "Unprocessable Entity", detail(lcm.ErrUnprocessable))
 	default:
 		id := uuid.NewString()
 		a.log.ErrorContext(r.Context(), "request failed", "error_id", id, "method", r.Method, "path", r.URL.Path, "err", err)

@@ -17,10 +17,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/vnfm-project/vnfm/internal/csar"
 	"github.com/vnfm-project/vnfm/internal/driver"
 	"github.com/vnfm-project/vnfm/internal/lcm"
 	"github.com/vnfm-project/vnfm/internal/server"
@@ -35,10 +37,71 @@ type Wiring struct {
 	Vnfds   lcm.Vnfds
 }
 
+const usage = "usage: vnfm serve|migrate|version [flags]\n       vnfm package build DIR -o FILE.zip"
+
+// packageCmd builds a CSAR from a package directory, with a manifest that
+// lists every file with its SHA-256.
+func packageCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "build" {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("package build", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "", "output CSAR file (default: DIR.zip)")
+	// Flags may come after the directory, as in "build DIR -o FILE".
+	var dirs []string
+	rest := args[1:]
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			return 2
+		}
+		rest = fs.Args()
+		if len(rest) > 0 {
+			dirs = append(dirs, rest[0])
+			rest = rest[1:]
+		}
+	}
+	if len(dirs) != 1 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	dir := strings.TrimRight(dirs[0], "/")
+	if *out == "" {
+		*out = dir + ".zip"
+	}
+	f, err := os.CreateTemp(filepath.Dir(*out), ".csar-*")
+	if err != nil {
+		fmt.Fprintln(stderr, "vnfm:", err)
+		return 1
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o644); err != nil {
+		fmt.Fprintln(stderr, "vnfm:", err)
+		return 1
+	}
+	if err := csar.Build(dir, f); err != nil {
+		f.Close()
+		fmt.Fprintln(stderr, "vnfm:", err)
+		return 1
+	}
+	if err := f.Close(); err != nil {
+		fmt.Fprintln(stderr, "vnfm:", err)
+		return 1
+	}
+	// Rename last so a failed build never leaves a half-written CSAR.
+	if err := os.Rename(f.Name(), *out); err != nil {
+		fmt.Fprintln(stderr, "vnfm:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, *out)
+	return 0
+}
+
 // Main runs the command line and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: vnfm serve|migrate|version [flags]")
+		fmt.Fprintln(stderr, usage)
 		return 2
 	}
 	cmd, args := args[0], args[1:]
@@ -46,9 +109,11 @@ func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
 	case "version":
 		fmt.Fprintf(stdout, "vnfm %s (VNF LCM API 1.3.0)\n", Version)
 		return 0
+	case "package":
+		return packageCmd(args, stdout, stderr)
 	case "serve", "migrate":
 	default:
-		fmt.Fprintf(stderr, "vnfm: unknown command %q\nusage: vnfm serve|migrate|version [flags]\n", cmd)
+		fmt.Fprintf(stderr, "vnfm: unknown command %q\n%s\n", cmd, usage)
 		return 2
 	}
 
