@@ -212,7 +212,35 @@ func (a *API) uploadFromURI(w http.ResponseWriter, r *http.Request) {
 // serveBytes answers with content, honouring Range (206/416).
 func serveBytes(w http.ResponseWriter, r *http.Request, name, contentType string, content []byte) {
 	w.Header().Set("Content-Type", contentType)
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(content))
+	http.ServeContent(&problemOnError{ResponseWriter: w}, r, name, time.Time{}, bytes.NewReader(content))
+}
+
+// problemOnError turns the plain-text errors of http.ServeContent (416 for
+// a range past the end) into ProblemDetails.
+type problemOnError struct {
+	http.ResponseWriter
+	failed bool
+}
+
+func (p *problemOnError) WriteHeader(code int) {
+	if code < 400 {
+		p.ResponseWriter.WriteHeader(code)
+		return
+	}
+	p.failed = true
+	p.Header().Del("Content-Length")
+	detail := http.StatusText(code)
+	if code == http.StatusRequestedRangeNotSatisfiable {
+		detail = "the requested range is outside the content (see Content-Range)"
+	}
+	problem(p.ResponseWriter, code, http.StatusText(code), detail)
+}
+
+func (p *problemOnError) Write(b []byte) (int, error) {
+	if p.failed {
+		return len(b), nil
+	}
+	return p.ResponseWriter.Write(b)
 }
 
 func (a *API) downloadPackage(w http.ResponseWriter, r *http.Request) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vnfm-project/vnfm/api"
 	"github.com/vnfm-project/vnfm/internal/conductor"
+	"github.com/vnfm-project/vnfm/internal/csar"
 	"github.com/vnfm-project/vnfm/internal/driver"
 	"github.com/vnfm-project/vnfm/internal/lcm"
 	"github.com/vnfm-project/vnfm/internal/model"
@@ -39,6 +40,10 @@ type Config struct {
 	Lease             time.Duration
 	ShutdownTimeout   time.Duration
 	DefaultVim        *model.VimConnectionInfo
+	// PackageLimits bound what an uploaded CSAR may unpack to (zero =
+	// csar.DefaultLimits); MaxPackageSize bounds the CSAR itself.
+	PackageLimits  csar.Limits
+	MaxPackageSize int64
 	// Vnfds resolves VNFDs; nil = the onboarded VNF packages (tests plug
 	// in their own).
 	Vnfds lcm.Vnfds
@@ -110,7 +115,7 @@ func New(ctx context.Context, cfg Config, st store.Store, drivers *driver.Regist
 	if err != nil {
 		return nil, fmt.Errorf("encryption key: %w", err)
 	}
-	pkgs := pkgm.New(pkgm.Config{Store: st, Box: box, Log: log})
+	pkgs := pkgm.New(pkgm.Config{Store: st, Box: box, Log: log, Limits: cfg.PackageLimits, MaxPackageSize: cfg.MaxPackageSize})
 	vnfds := cfg.Vnfds
 	if vnfds == nil {
 		vnfds = pkgs
