@@ -178,6 +178,11 @@ func TestParseErrors(t *testing.T) {
 			file: "Definitions/top.yaml", marker: "# here", msg: "no node template of type tosca.nodes.nfv.VNF",
 		},
 		{
+			name:  "empty entry file",
+			files: map[string]string{"Definitions/top.yaml": "# nothing but a comment\n"},
+			file:  "Definitions/top.yaml", msg: "no node template of type tosca.nodes.nfv.VNF",
+		},
+		{
 			name:  "no topology at all",
 			files: map[string]string{"Definitions/top.yaml": "tosca_definitions_version: tosca_simple_yaml_1_2\n"},
 			file:  "Definitions/top.yaml", msg: "no node template of type tosca.nodes.nfv.VNF",

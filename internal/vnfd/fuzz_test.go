@@ -1,43 +1,28 @@
 package vnfd
 
 import (
-	"fmt"
 	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
-// FuzzParse parses arbitrary bytes as the entry definitions of a package
-// that also holds a types file it may import. Parse must never panic; it
-// returns either an *Error or a VNFD that survives a JSON round trip and
-// whose queries do not panic.
+// FuzzParse parses arbitrary bytes as the only file of a package. Parse
+// must never panic; it returns either an *Error or a VNFD that survives a
+// JSON round trip unchanged and whose queries do not panic.
 func FuzzParse(f *testing.F) {
-	for _, dir := range []string{"vm-simple", "k8s-cluster", "cnf-helm"} {
-		_ = fs.WalkDir(os.DirFS(samplesDir+dir), "Definitions", func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				if data, rerr := fs.ReadFile(os.DirFS(samplesDir+dir), p); rerr == nil {
-					f.Add(data)
-				}
-			}
-			return nil
-		})
+	for _, seed := range fuzzSeeds(f) {
+		f.Add(seed)
 	}
-	f.Add([]byte(testTop))
-	f.Add([]byte(testDF + scalingDF))
-	f.Add([]byte("imports: [ vnfd.yaml ]\n"))
-	f.Add([]byte("a: &a [*a]\n"))
-	f.Add([]byte("topology_template:\n  node_templates:\n    v: {type: my.VNF, properties: {descriptor_id: {get_input: x}}}\n  inputs: {x: {default: [1]}}\n"))
-
 	f.Fuzz(func(t *testing.T, data []byte) {
-		os.WriteFile(fmt.Sprintf("/tmp/fuzzlast-%d", os.Getpid()), data, 0o644)
-		fsys := fstest.MapFS{
-			"Definitions/vnfd.yaml":  {Data: data},
-			"Definitions/types.yaml": {Data: []byte(testTypes + "policy_types:\n  my.ScalingAspects:\n    derived_from: tosca.policies.nfv.ScalingAspects\n")},
-		}
+		fsys := fstest.MapFS{"Definitions/vnfd.yaml": {Data: data}}
 		v, err := Parse(fsys, "Definitions/vnfd.yaml")
 		if err != nil {
 			var pe *Error
@@ -63,6 +48,89 @@ func FuzzParse(f *testing.F) {
 		}
 		exercise(v)
 	})
+}
+
+// fuzzSeeds returns self-contained one-file VNFDs: each sample's flavour
+// file with its imports dropped and its types file's definitions appended,
+// plus the in-memory test VNFDs and a few odd documents.
+func fuzzSeeds(t testing.TB) [][]byte {
+	seeds := [][]byte{
+		[]byte(singleFileVNFD),
+		[]byte(dropImports(testDF+scalingDF) + "\n" + typeDefs(testTypes) +
+			"policy_types:\n  my.ScalingAspects:\n    derived_from: tosca.policies.nfv.ScalingAspects\n"),
+		[]byte(dropImports(testTop) + "\n" + typeDefs(testTypes)),
+		[]byte("imports: [ vnfd.yaml ]\n"),
+		[]byte("imports: [ etsi_nfv_sol001_vnfd_types.yaml ]\ntopology_template:\n  node_templates:\n    v: {type: tosca.nodes.nfv.VNF}\n"),
+		[]byte("a: &a [*a]\n"),
+		[]byte("topology_template:\n  inputs: {x: {default: [1]}}\n  node_templates:\n    v: {type: tosca.nodes.nfv.VNF, properties: {descriptor_id: {get_input: x}}}\n"),
+	}
+	samples := map[string][2]string{
+		"vm-simple":   {"vm_simple_df_simple.yaml", "example_types.yaml"},
+		"k8s-cluster": {"k8s_cluster_df_simple.yaml", "example_types.yaml"},
+		"cnf-helm":    {"cnf_helm_df_helmchart.yaml", "example_types.yaml"},
+	}
+	for _, dir := range sortedKeys(samples) {
+		fsys := os.DirFS(samplesDir + dir + "/Definitions")
+		df, err := fs.ReadFile(fsys, samples[dir][0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		types, err := fs.ReadFile(fsys, samples[dir][1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds = append(seeds, []byte(dropImports(string(df))+"\n"+typeDefs(string(types))))
+	}
+	return seeds
+}
+
+// dropImports removes a document's top-level imports block.
+func dropImports(doc string) string {
+	var out []string
+	skipping := false
+	for _, l := range strings.Split(doc, "\n") {
+		if strings.HasPrefix(l, "imports:") {
+			skipping = true
+			continue
+		}
+		if skipping && (strings.HasPrefix(l, " ") || l == "") {
+			continue
+		}
+		skipping = false
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+// typeDefs keeps the node_types/policy_types/data_types sections of a types
+// file.
+func typeDefs(doc string) string {
+	var out []string
+	keep := false
+	for _, l := range strings.Split(doc, "\n") {
+		if l != "" && !strings.HasPrefix(l, " ") && !strings.HasPrefix(l, "#") {
+			keep = strings.HasPrefix(l, "node_types:") || strings.HasPrefix(l, "policy_types:") || strings.HasPrefix(l, "data_types:")
+		}
+		if keep {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// TestFuzzSeedsParse makes sure the seeds reach the whole parser.
+func TestFuzzSeedsParse(t *testing.T) {
+	ok := 0
+	for _, seed := range fuzzSeeds(t) {
+		v, err := Parse(fstest.MapFS{"Definitions/vnfd.yaml": {Data: seed}}, "Definitions/vnfd.yaml")
+		if err == nil {
+			ok++
+			require.NotEmpty(t, v.Flavours())
+			roundTrip(t, v)
+			exercise(v)
+		}
+	}
+	assert.GreaterOrEqual(t, ok, 7, "seeds that parse")
 }
 
 // exercise calls every query on every flavour.

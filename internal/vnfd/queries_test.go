@@ -189,9 +189,8 @@ func TestUnknownNodesKept(t *testing.T) {
 	assert.Len(t, f.VDUs(), 1)
 }
 
-func TestSingleFileVNFD(t *testing.T) {
-	// No flavour file: the template with the VNF node is the flavour.
-	single := `tosca_definitions_version: tosca_simple_yaml_1_3
+// singleFileVNFD is a whole VNFD in one file, without flavour files.
+const singleFileVNFD = `tosca_definitions_version: tosca_simple_yaml_1_3
 imports: [ etsi_nfv_sol001_vnfd_types.yaml ]
 topology_template:
   node_templates:
@@ -235,6 +234,10 @@ topology_template:
           min_disk: 1 GiB
           size: 512 MiB
 `
+
+func TestSingleFileVNFD(t *testing.T) {
+	// No flavour file: the template with the VNF node is the flavour.
+	single := singleFileVNFD
 	files := map[string]string{"Definitions/vnfd.yaml": single, "Scripts/hooks.py": "# hooks\n"}
 	v := parseMap(t, files, "Definitions/vnfd.yaml")
 	assert.Equal(t, []string{"tiny"}, v.Info.FlavourIDs)

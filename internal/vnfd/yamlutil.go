@@ -57,8 +57,8 @@ func decodeFile(name string, data []byte) (root *yaml.Node, err error) {
 		return nil, &Error{File: name, Line: line, Msg: "invalid YAML: " + msg}
 	}
 	n := deref(&doc)
-	if n == nil || isNull(n) {
-		return nil, nil
+	if n == nil || n.Kind == 0 || isNull(n) {
+		return nil, nil // empty document
 	}
 	if n.Kind != yaml.MappingNode {
 		return nil, &Error{File: name, Line: n.Line, Msg: "a TOSCA file must be a YAML mapping"}
