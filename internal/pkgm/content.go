@@ -15,27 +15,19 @@ import (
 	"github.com/vnfm-project/vnfm/internal/csar"
 	"github.com/vnfm-project/vnfm/internal/lcm"
 	"github.com/vnfm-project/vnfm/internal/model"
-	"github.com/vnfm-project/vnfm/internal/store"
 )
 
-// onboarded loads an ONBOARDED package and its opened CSAR.
-func (s *Service) onboarded(ctx context.Context, id string) (*store.Package, *csar.Package, error) {
-	p, err := s.st.GetPackage(ctx, id, false)
+// onboarded opens the CSAR of an ONBOARDED package.
+func (s *Service) onboarded(ctx context.Context, id string) (*csar.Package, error) {
+	content, err := s.Content(ctx, id)
 	if err != nil {
-		return nil, nil, notFound(err, id)
-	}
-	if p.OnboardingState != model.PkgOnboarded {
-		return nil, nil, fmt.Errorf("%w: the package is %s; its content is available once ONBOARDED", lcm.ErrStateConflict, p.OnboardingState)
-	}
-	content, err := s.st.PackageContent(ctx, id)
-	if err != nil {
-		return nil, nil, fmt.Errorf("load package content: %w", err)
+		return nil, err
 	}
 	c, err := csar.Open(content, s.limits)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open stored package: %w", err)
+		return nil, fmt.Errorf("open stored package: %w", err)
 	}
-	return p, c, nil
+	return c, nil
 }
 
 // Content returns the CSAR of an ONBOARDED package.
@@ -69,7 +61,7 @@ func vnfdFiles(c *csar.Package) []string {
 // is the single YAML file (406 when the VNFD has several), application/zip
 // every VNFD file; both accepted → plain when possible.
 func (s *Service) VNFD(ctx context.Context, id, accept string) ([]byte, string, error) {
-	_, c, err := s.onboarded(ctx, id)
+	c, err := s.onboarded(ctx, id)
 	if err != nil {
 		return nil, "", err
 	}
@@ -131,7 +123,7 @@ func (s *Service) VNFD(ctx context.Context, id, accept string) ([]byte, string, 
 
 // Artifact returns one file of an ONBOARDED package.
 func (s *Service) Artifact(ctx context.Context, id, artifactPath string) ([]byte, error) {
-	_, c, err := s.onboarded(ctx, id)
+	c, err := s.onboarded(ctx, id)
 	if err != nil {
 		return nil, err
 	}
