@@ -23,6 +23,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/lcm"
 	"github.com/vnfm-project/vnfm/internal/model"
 	"github.com/vnfm-project/vnfm/internal/pkgm"
+	"github.com/vnfm-project/vnfm/internal/vims"
 	"github.com/vnfm-project/vnfm/openapi"
 )
 
@@ -41,6 +42,7 @@ type Pinger interface {
 type Config struct {
 	LCM  *lcm.Service
 	Pkgm *pkgm.Service
+	Vims *vims.Service
 	DB   Pinger
 	Log  *slog.Logger
 	// PublicURL is the base of absolute URLs in Location, _links and Link
@@ -56,6 +58,7 @@ type Config struct {
 type API struct {
 	lcm       *lcm.Service
 	pkgm      *pkgm.Service
+	vims      *vims.Service
 	db        Pinger
 	log       *slog.Logger
 	publicURL string
@@ -71,7 +74,7 @@ func New(cfg Config) (*API, error) {
 		return nil, fmt.Errorf("load OpenAPI document: %w", err)
 	}
 	a := &API{
-		lcm: cfg.LCM, pkgm: cfg.Pkgm, db: cfg.DB, log: cfg.Log, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		lcm: cfg.LCM, pkgm: cfg.Pkgm, vims: cfg.Vims, db: cfg.DB, log: cfg.Log, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		pageSize: cfg.PageSize, maxBody: cfg.MaxBody, validator: v,
 	}
 	if a.pageSize <= 0 {
@@ -102,6 +105,7 @@ func (a *API) Handler() http.Handler {
 	r.Get("/vnflcm/api_versions", a.apiVersions("/vnflcm", APIVersion))
 	r.Get("/vnfpkgm/api_versions", a.apiVersions("/vnfpkgm", PkgmAPIVersion))
 	a.pkgmRoutes(r)
+	a.vimRoutes(r)
 
 	r.Route(prefix, func(r chi.Router) {
 		r.Get("/api_versions", a.apiVersions(prefix, APIVersion))

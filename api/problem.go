@@ -18,9 +18,17 @@ import (
 
 // problem writes a ProblemDetails response.
 func problem(w http.ResponseWriter, status int, title, detail string) {
+	pd := model.ProblemDetails{Status: status, Title: title, Detail: detail}
+	var body any = pd
+	if _, ok := w.(*legacyWriter); ok {
+		lp := legacyProblem{ProblemDetails: pd}
+		lp.TackerError.Type = strings.ReplaceAll(title, " ", "")
+		lp.TackerError.Message = detail
+		body = lp
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(model.ProblemDetails{Status: status, Title: title, Detail: detail})
+	_ = json.NewEncoder(w).Encode(body)
 }
 
 // fail maps an error to its ProblemDetails: the one place that does so.

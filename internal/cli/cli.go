@@ -131,12 +131,19 @@ func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
 	fs.IntVar(&cfg.PageSize, "page-size", 100, "maximum items in one list response")
 	fs.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long an operation's claim lives without renewal; a crashed replica's operations fail after this")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for running steps")
+	var vimFiles string
+	fs.StringVar(&vimFiles, "vim-file", "", "comma-separated VIM config files (Tacker's vim register format plus name and is_default) registered or updated at start")
 	if err := applyEnv(fs); err != nil {
 		fmt.Fprintln(stderr, "vnfm:", err)
 		return 2
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	for _, f := range strings.Split(vimFiles, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			cfg.VimFiles = append(cfg.VimFiles, f)
+		}
 	}
 
 	var level slog.Level

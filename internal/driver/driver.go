@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"time"
 
@@ -34,6 +35,9 @@ type Request struct {
 	Vim *model.VimConnectionInfo
 	// Vnfd is the instance's VNFD (nil for instances without one, in tests).
 	Vnfd *vnfd.VNFD
+	// Package is the content of the instance's VNF package (BaseHOT,
+	// Scripts, charts...), nil when there is none. It is read on first use.
+	Package fs.FS
 	// Params is the operation's request body (InstantiateVnfRequest,
 	// HealVnfRequest, ...), secrets included.
 	Params json.RawMessage

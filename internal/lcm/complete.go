@@ -64,7 +64,13 @@ func (pc *planCtx) complete(ctx context.Context, tx store.Tx, x *conductor.Exec)
 		inst.InstantiationState = model.Instantiated
 		priv.VimConnectionID = pc.vim.ID
 		if !hasVim(vims, pc.vim.ID) {
-			vims = append(vims, *pc.vim)
+			used := *pc.vim
+			if used.VimID != "" && pc.s.vimReg != nil {
+				// A registered VIM: keep the reference, so that credentials
+				// changed in the registry apply to later operations.
+				used = model.VimConnectionInfo{ID: used.ID, VimID: used.VimID, VimType: used.VimType}
+			}
+			vims = append(vims, used)
 		}
 		if req.VnfConfigurableProperties != nil {
 			inst.VnfConfigurableProperties = mergepatch.Objects(inst.VnfConfigurableProperties, req.VnfConfigurableProperties)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 
 	"github.com/vnfm-project/vnfm/internal/conductor"
 	"github.com/vnfm-project/vnfm/internal/driver"
@@ -93,6 +94,7 @@ type planCtx struct {
 	params json.RawMessage
 	opName model.Operation
 	vnfd   *vnfd.VNFD
+	pkg    fs.FS
 }
 
 func (pc *planCtx) request(x *conductor.Exec, f *flow, mgmt bool) *driver.Request {
@@ -109,6 +111,7 @@ func (pc *planCtx) request(x *conductor.Exec, f *flow, mgmt bool) *driver.Reques
 		Instance:  &inst,
 		Vim:       pc.vim,
 		Vnfd:      pc.vnfd,
+		Package:   pc.pkg,
 		Params:    pc.params,
 		State:     state,
 		Info:      f.Info,
@@ -198,7 +201,7 @@ func (s *Service) Plan(ctx context.Context, op *store.OpOcc) (*conductor.Plan, e
 	}
 	_ = json.Unmarshal(params, &withVims)
 	pc.vims = mergeVims(vims, withVims.VimConnectionInfo, nil)
-	if pc.infra, pc.vim, err = s.infraFor(inst, pc.vims); err != nil {
+	if pc.infra, pc.vim, err = s.infraFor(ctx, inst, pc.vims); err != nil {
 		return nil, err
 	}
 	if s.vnfds != nil {
@@ -207,6 +210,9 @@ func (s *Service) Plan(ctx context.Context, op *store.OpOcc) (*conductor.Plan, e
 			return nil, fmt.Errorf("look up VNFD %s: %w", inst.VnfdID, err)
 		}
 		pc.vnfd = info.VNFD
+		if pf, ok := s.vnfds.(PackageFiles); ok && info.VnfPkgID != "" {
+			pc.pkg = &lazyFS{load: func() (fs.FS, error) { return pf.PackageFS(context.WithoutCancel(ctx), info.VnfPkgID) }}
+		}
 		if name := info.MgmtDriver(flavourOf(inst, params)); name != "" {
 			if pc.mgmt, err = s.drivers.Mgmt(name); err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrUnprocessable, err)

@@ -55,6 +55,15 @@ type Vnfds interface {
 	Lookup(ctx context.Context, tx store.Tx, vnfdID string) (*VnfdInfo, error)
 }
 
+// VimRegistry resolves registered VIMs (package vims). Errors for unknown
+// ids wrap ErrNotFound.
+type VimRegistry interface {
+	// Connection returns a registered VIM's full connection info.
+	Connection(ctx context.Context, vimID string) (*model.VimConnectionInfo, error)
+	// DefaultConnection returns the default VIM's, nil when there is none.
+	DefaultConnection(ctx context.Context) (*model.VimConnectionInfo, error)
+}
+
 // Granter asks the NFVO for permission before resources change. The local
 // default grants everything.
 type Granter interface {
@@ -79,6 +88,9 @@ type Config struct {
 	NewID   func() string
 	// DefaultVim is used for instances whose requests name no VIM.
 	DefaultVim *model.VimConnectionInfo
+	// Vims is the VIM registry (optional): vimId references and the
+	// registered default VIM, which wins over DefaultVim.
+	Vims VimRegistry
 }
 
 // Service implements the LCM operations.
@@ -92,6 +104,7 @@ type Service struct {
 	now     func() time.Time
 	newID   func() string
 	defVim  *model.VimConnectionInfo
+	vimReg  VimRegistry
 	waker   Waker
 }
 
@@ -100,7 +113,7 @@ func New(cfg Config) *Service {
 	s := &Service{
 		st: cfg.Store, box: cfg.Box, drivers: cfg.Drivers, vnfds: cfg.Vnfds,
 		granter: cfg.Granter, log: cfg.Log, now: cfg.Now, newID: cfg.NewID,
-		defVim: cfg.DefaultVim,
+		defVim: cfg.DefaultVim, vimReg: cfg.Vims,
 	}
 	if s.now == nil {
 		s.now = time.Now

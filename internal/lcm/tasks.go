@@ -92,8 +92,9 @@ func busy(active *store.OpOcc) error {
 
 // infraFor chooses the VIM and infrastructure driver for an instance: the one
 // recorded at instantiation, else the first given VIM with a driver, else the
-// default VIM.
-func (s *Service) infraFor(inst *store.Instance, vims []model.VimConnectionInfo) (driver.Infra, *model.VimConnectionInfo, error) {
+// default VIM. A VIM given only by vimId is resolved through the registry;
+// the returned connection info then has full credentials.
+func (s *Service) infraFor(ctx context.Context, inst *store.Instance, vims []model.VimConnectionInfo) (driver.Infra, *model.VimConnectionInfo, error) {
 	p, err := readPrivate(inst.Private)
 	if err != nil {
 		return nil, nil, err
@@ -101,40 +102,64 @@ func (s *Service) infraFor(inst *store.Instance, vims []model.VimConnectionInfo)
 	if p.VimConnectionID != "" {
 		for i := range vims {
 			if vims[i].ID == p.VimConnectionID {
-				d, err := s.drivers.Infra(vims[i].VimType)
-				if err != nil {
-					return nil, nil, fmt.Errorf("%w: %w", ErrUnprocessable, err)
-				}
-				return d, &vims[i], nil
+				return s.infraOn(ctx, &vims[i])
 			}
 		}
 		if s.defVim != nil && s.defVim.ID == p.VimConnectionID {
-			return s.defaultInfra()
+			return s.infraOn(ctx, s.defVim)
 		}
 		return nil, nil, fmt.Errorf("%w: the VIM connection %q this VNF instance was instantiated on is no longer in its vimConnectionInfo", ErrUnprocessable, p.VimConnectionID)
 	}
 	var tried []string
 	for i := range vims {
-		if d, err := s.drivers.Infra(vims[i].VimType); err == nil {
-			return d, &vims[i], nil
+		if _, err := s.drivers.Infra(vims[i].VimType); err == nil {
+			return s.infraOn(ctx, &vims[i])
 		}
 		tried = append(tried, vims[i].VimType)
 	}
 	if len(tried) > 0 {
 		return nil, nil, fmt.Errorf("%w: no infrastructure driver for vimType %q (supported: %v)", ErrUnprocessable, tried, s.drivers.InfraTypes())
 	}
-	return s.defaultInfra()
+	if s.vimReg != nil {
+		def, err := s.vimReg.DefaultConnection(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("default VIM: %w", err)
+		}
+		if def != nil {
+			// The instance records a reference, not the credentials.
+			return s.infraOn(ctx, &model.VimConnectionInfo{ID: def.ID, VimID: def.VimID, VimType: def.VimType})
+		}
+	}
+	if s.defVim == nil {
+		return nil, nil, fmt.Errorf("%w: the request names no VIM (vimConnectionInfo) and no default VIM is registered", ErrUnprocessable)
+	}
+	return s.infraOn(ctx, s.defVim)
 }
 
-func (s *Service) defaultInfra() (driver.Infra, *model.VimConnectionInfo, error) {
-	if s.defVim == nil {
-		return nil, nil, fmt.Errorf("%w: the request names no VIM (vimConnectionInfo) and no default VIM is configured", ErrUnprocessable)
+// infraOn returns the driver for one VIM connection and the connection with
+// a registered VIM's details filled in.
+func (s *Service) infraOn(ctx context.Context, vim *model.VimConnectionInfo) (driver.Infra, *model.VimConnectionInfo, error) {
+	v := *vim
+	if v.VimID != "" && len(v.AccessInfo) == 0 && s.vimReg != nil {
+		reg, err := s.vimReg.Connection(ctx, v.VimID)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil, fmt.Errorf("%w: vimConnectionInfo %q names vimId %s, which is not a registered VIM", ErrUnprocessable, v.ID, v.VimID)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("resolve VIM %s: %w", v.VimID, err)
+		}
+		if v.VimType == "" {
+			v.VimType = reg.VimType
+		}
+		v.InterfaceInfo, v.AccessInfo = reg.InterfaceInfo, reg.AccessInfo
+		if len(v.Extra) == 0 {
+			v.Extra = reg.Extra
+		}
 	}
-	d, err := s.drivers.Infra(s.defVim.VimType)
+	d, err := s.drivers.Infra(v.VimType)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: default VIM: %w", ErrUnprocessable, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrUnprocessable, err)
 	}
-	v := *s.defVim
 	return d, &v, nil
 }
 
@@ -157,9 +182,9 @@ func supports(d driver.Infra, op model.Operation) bool {
 	return true
 }
 
-func (s *Service) checkDriver(op model.Operation, extra []model.VimConnectionInfo) func(*store.Instance, []model.VimConnectionInfo) error {
+func (s *Service) checkDriver(ctx context.Context, op model.Operation, extra []model.VimConnectionInfo) func(*store.Instance, []model.VimConnectionInfo) error {
 	return func(inst *store.Instance, vims []model.VimConnectionInfo) error {
-		d, vim, err := s.infraFor(inst, mergeVims(vims, extra, nil))
+		d, vim, err := s.infraFor(ctx, inst, mergeVims(vims, extra, nil))
 		if err != nil {
 			return err
 		}
@@ -177,7 +202,7 @@ func (s *Service) Instantiate(ctx context.Context, id string, req *InstantiateVn
 			return nil, fmt.Errorf("%w: vimConnectionInfo[%d] needs id and vimType", ErrBadRequest, i)
 		}
 	}
-	return s.startOp(ctx, id, model.OpInstantiate, req, s.checkDriver(model.OpInstantiate, req.VimConnectionInfo))
+	return s.startOp(ctx, id, model.OpInstantiate, req, s.checkDriver(ctx, model.OpInstantiate, req.VimConnectionInfo))
 }
 
 // Terminate queues TERMINATE.
@@ -188,7 +213,7 @@ func (s *Service) Terminate(ctx context.Context, id string, req *TerminateVnfReq
 	if req.GracefulTerminationTimeout != nil && *req.GracefulTerminationTimeout < 0 {
 		return nil, fmt.Errorf("%w: gracefulTerminationTimeout must not be negative", ErrBadRequest)
 	}
-	return s.startOp(ctx, id, model.OpTerminate, req, s.checkDriver(model.OpTerminate, nil))
+	return s.startOp(ctx, id, model.OpTerminate, req, s.checkDriver(ctx, model.OpTerminate, nil))
 }
 
 // Scale queues SCALE.
@@ -199,7 +224,7 @@ func (s *Service) Scale(ctx context.Context, id string, req *ScaleVnfRequest) (*
 	if req.Steps() < 1 {
 		return nil, fmt.Errorf("%w: numberOfSteps must be at least 1", ErrBadRequest)
 	}
-	check := s.checkDriver(model.OpScale, nil)
+	check := s.checkDriver(ctx, model.OpScale, nil)
 	return s.startOp(ctx, id, model.OpScale, req, func(inst *store.Instance, vims []model.VimConnectionInfo) error {
 		if err := check(inst, vims); err != nil {
 			return err
@@ -239,12 +264,12 @@ func (s *Service) ScaleToLevel(ctx context.Context, id string, req *ScaleVnfToLe
 			return nil, fmt.Errorf("%w: scaleInfo: scaleLevel of aspect %q must not be negative", ErrBadRequest, si.AspectID)
 		}
 	}
-	return s.startOp(ctx, id, model.OpScaleToLevel, req, s.checkDriver(model.OpScaleToLevel, nil))
+	return s.startOp(ctx, id, model.OpScaleToLevel, req, s.checkDriver(ctx, model.OpScaleToLevel, nil))
 }
 
 // Heal queues HEAL (SOL003 whole-VNF or SOL002 per-VNFC).
 func (s *Service) Heal(ctx context.Context, id string, req *HealVnfRequest) (*store.OpOcc, error) {
-	check := s.checkDriver(model.OpHeal, nil)
+	check := s.checkDriver(ctx, model.OpHeal, nil)
 	return s.startOp(ctx, id, model.OpHeal, req, func(inst *store.Instance, vims []model.VimConnectionInfo) error {
 		if err := check(inst, vims); err != nil {
 			return err
@@ -271,12 +296,12 @@ func hasVnfc(info *model.InstantiatedVnfInfo, id string) bool {
 
 // ChangeExtConn queues CHANGE_EXT_CONN.
 func (s *Service) ChangeExtConn(ctx context.Context, id string, req *ChangeExtVnfConnectivityRequest) (*store.OpOcc, error) {
-	return s.startOp(ctx, id, model.OpChangeExtConn, req, s.checkDriver(model.OpChangeExtConn, req.VimConnectionInfo))
+	return s.startOp(ctx, id, model.OpChangeExtConn, req, s.checkDriver(ctx, model.OpChangeExtConn, req.VimConnectionInfo))
 }
 
 // ChangeFlavour queues CHANGE_FLAVOUR.
 func (s *Service) ChangeFlavour(ctx context.Context, id string, req *ChangeVnfFlavourRequest) (*store.OpOcc, error) {
-	check := s.checkDriver(model.OpChangeFlavour, req.VimConnectionInfo)
+	check := s.checkDriver(ctx, model.OpChangeFlavour, req.VimConnectionInfo)
 	return s.startOp(ctx, id, model.OpChangeFlavour, req, func(inst *store.Instance, vims []model.VimConnectionInfo) error {
 		if inst.InstantiatedVnfInfo != nil && inst.InstantiatedVnfInfo.FlavourID == req.NewFlavourID {
 			return fmt.Errorf("%w: the VNF instance already uses flavour %q", ErrStateConflict, req.NewFlavourID)
@@ -290,7 +315,7 @@ func (s *Service) Operate(ctx context.Context, id string, req *OperateVnfRequest
 	if req.ChangeStateTo != model.VnfStarted && req.ChangeStateTo != model.VnfStopped {
 		return nil, fmt.Errorf("%w: changeStateTo must be STARTED or STOPPED", ErrBadRequest)
 	}
-	check := s.checkDriver(model.OpOperate, nil)
+	check := s.checkDriver(ctx, model.OpOperate, nil)
 	return s.startOp(ctx, id, model.OpOperate, req, func(inst *store.Instance, vims []model.VimConnectionInfo) error {
 		if inst.InstantiatedVnfInfo != nil && inst.InstantiatedVnfInfo.VnfState == req.ChangeStateTo {
 			return fmt.Errorf("%w: the VNF instance is already %s", ErrStateConflict, req.ChangeStateTo)

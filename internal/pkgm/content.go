@@ -140,3 +140,13 @@ func (s *Service) Artifact(ctx context.Context, id, artifactPath string) ([]byte
 	}
 	return data, nil
 }
+
+// PackageFS returns the files of an ONBOARDED package, for drivers (BaseHOT,
+// scripts, charts). It implements lcm.PackageFiles.
+func (s *Service) PackageFS(ctx context.Context, id string) (fs.FS, error) {
+	c, err := s.onboarded(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c.FS, nil
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/pkgm"
 	"github.com/vnfm-project/vnfm/internal/secret"
 	"github.com/vnfm-project/vnfm/internal/store"
+	"github.com/vnfm-project/vnfm/internal/vims"
 	"github.com/vnfm-project/vnfm/internal/store/pgstore"
 	"github.com/vnfm-project/vnfm/internal/store/sqlitestore"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	Lease             time.Duration
 	ShutdownTimeout   time.Duration
 	DefaultVim        *model.VimConnectionInfo
+	// VimFiles register (or update, by name) VIMs at start; see
+	// vims.ParseConfig for the format.
+	VimFiles []string
 	// PackageLimits bound what an uploaded CSAR may unpack to (zero =
 	// csar.DefaultLimits); MaxPackageSize bounds the CSAR itself.
 	PackageLimits  csar.Limits
@@ -120,12 +124,28 @@ func New(ctx context.Context, cfg Config, st store.Store, drivers *driver.Regist
 	if vnfds == nil {
 		vnfds = pkgs
 	}
+	vimReg := vims.New(vims.Config{Store: st, Box: box, Log: log})
+	for _, f := range cfg.VimFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("vim file: %w", err)
+		}
+		v, err := vims.ParseConfig(data)
+		if err != nil {
+			return nil, fmt.Errorf("vim file %s: %w", f, err)
+		}
+		got, err := vimReg.Ensure(ctx, v)
+		if err != nil {
+			return nil, fmt.Errorf("vim file %s: %w", f, err)
+		}
+		log.Info("vim from configuration", "vim_id", got.ID, "name", got.Name, "default", got.IsDefault)
+	}
 	svc := lcm.New(lcm.Config{
-		Store: st, Box: box, Drivers: drivers, Log: log, DefaultVim: cfg.DefaultVim, Vnfds: vnfds,
+		Store: st, Box: box, Drivers: drivers, Log: log, DefaultVim: cfg.DefaultVim, Vnfds: vnfds, Vims: vimReg,
 	})
 	cond := conductor.New(st, svc, log, conductor.Config{Lease: cfg.Lease})
 	svc.SetWaker(cond)
-	a, err := api.New(api.Config{LCM: svc, Pkgm: pkgs, DB: st, Log: log, PublicURL: cfg.PublicURL, PageSize: cfg.PageSize})
+	a, err := api.New(api.Config{LCM: svc, Pkgm: pkgs, Vims: vimReg, DB: st, Log: log, PublicURL: cfg.PublicURL, PageSize: cfg.PageSize})
 	if err != nil {
 		return nil, err
 	}

@@ -121,6 +121,7 @@ type Tx interface {
 	ActiveOpOcc(ctx context.Context, instanceID string) (*OpOcc, error)
 
 	PackageTx
+	VimTx
 }
 
 // Store is a database.

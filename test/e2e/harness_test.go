@@ -73,9 +73,18 @@ func forEachStore(t *testing.T, fn func(t *testing.T, e *env)) {
 
 func newEnv(t testing.TB, st store.Store, pageSize int, opts ...func(*server.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, st, pageSize, nil, opts...)
+}
+
+// newEnvWith is newEnv with extra driver registrations.
+func newEnvWith(t testing.TB, st store.Store, pageSize int, register func(*driver.Registry, *scripted.Driver), opts ...func(*server.Config)) *env {
+	t.Helper()
 	drv := scripted.New()
 	reg := driver.NewRegistry()
 	drv.Register(reg)
+	if register != nil {
+		register(reg, drv)
+	}
 	logBuf := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := server.Config{

@@ -41,10 +41,22 @@ type Driver struct {
 	mu       sync.Mutex
 	calls    []string
 	attempts map[string]int
+	vims     map[string]model.VimConnectionInfo
 }
 
 // New returns a Driver.
-func New() *Driver { return &Driver{attempts: map[string]int{}} }
+func New() *Driver {
+	return &Driver{attempts: map[string]int{}, vims: map[string]model.VimConnectionInfo{}}
+}
+
+// Vim returns the VIM connection (credentials included) the last call for
+// an op occ was given.
+func (d *Driver) Vim(opID string) (model.VimConnectionInfo, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, ok := d.vims[opID]
+	return v, ok
+}
 
 // Register adds d to reg as infra driver for VimType and as management
 // driver "scripted".
@@ -161,6 +173,11 @@ func (d *Driver) run(ctx context.Context, name string, req *driver.Request, fn f
 	p, err := decodeParams(req)
 	if err != nil {
 		return nil, err
+	}
+	if req.Vim != nil {
+		d.mu.Lock()
+		d.vims[req.OpOccID] = *req.Vim
+		d.mu.Unlock()
 	}
 	if err := d.act(ctx, name, req, p); err != nil {
 		return nil, err
