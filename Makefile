@@ -10,11 +10,13 @@ all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/vnfm ./cmd/vnfm
+	$(GO) build -o bin/openstack-emulator ./cmd/openstack-emulator
 
-# Serve on the embedded default: SQLite and a generated key in ./var,
-# http://127.0.0.1:9890.
+# Serve on the embedded default (SQLite and a generated key in ./var,
+# http://127.0.0.1:9890) with the OpenStack emulator as the default VIM
+# (Keystone at http://127.0.0.1:5000/v3).
 run: build
-	./bin/vnfm serve
+	scripts/run.sh
 
 # The same server with the scripted test driver (vimType TEST.SCRIPTED.V_1)
 # registered, to try every LCM operation before real VIM drivers exist.

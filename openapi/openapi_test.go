@@ -596,7 +596,7 @@ func TestResponseSchemasMatchModel(t *testing.T) {
 		CancelMode: "GRACEFUL", Error: &model.ProblemDetails{Status: 500, Detail: "boom", Title: "t"},
 		ResourceChanges: &model.ResourceChanges{
 			AffectedVnfcs:           []model.AffectedVnfc{{ID: "c1", VduID: "VDU1", ChangeType: model.ChangeAdded, ComputeResource: handle}},
-			AffectedVirtualLinks:    []model.AffectedVirtualLink{{ID: "vl", VirtualLinkDescID: "VL1", ChangeType: model.ChangeRemoved, NetworkResource: handle}},
+			AffectedVirtualLinks:    []model.AffectedVirtualLink{{ID: "vl", VnfVirtualLinkDescID: "VL1", ChangeType: model.ChangeRemoved, NetworkResource: handle}},
 			AffectedVirtualStorages: []model.AffectedVirtualStorage{{ID: "st", VirtualStorageDescID: "ST1", ChangeType: model.ChangeModified, StorageResource: handle}},
 		},
 		ChangedInfo:            &model.ChangedInfo{VnfInstanceName: &name, VimConnectionInfo: []model.VimConnectionInfo{vim}, VnfdID: "d2"},

@@ -10,15 +10,18 @@ import (
 
 	"github.com/vnfm-project/vnfm/internal/cli"
 	"github.com/vnfm-project/vnfm/internal/driver"
+	"github.com/vnfm-project/vnfm/internal/driver/infra/openstack"
 )
 
 func main() {
 	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr, cli.Wiring{Drivers: drivers}))
 }
 
-// drivers is the registry of the drivers this binary ships. Infrastructure
-// drivers (OpenStack, Kubernetes, Helm) and management drivers are added
-// here as they land.
+// drivers is the registry of the drivers this binary ships. The
+// Kubernetes and Helm infrastructure drivers and the management drivers
+// are added here as they land.
 func drivers() *driver.Registry {
-	return driver.NewRegistry()
+	reg := driver.NewRegistry()
+	reg.RegisterInfra(openstack.New(openstack.Config{}), openstack.VimTypes...)
+	return reg
 }

@@ -401,7 +401,8 @@ func (c *Conductor) execute(ctx context.Context, op *store.OpOcc) {
 	if rollback {
 		for i := len(plan.Steps) - 1; i >= 0; i-- {
 			st := plan.Steps[i]
-			if !j.done(st.Name) {
+			partial := st.UndoFailed && j.Started == st.Name
+			if !j.done(st.Name) && !partial {
 				continue
 			}
 			if st.Undo != nil {
@@ -414,6 +415,9 @@ func (c *Conductor) execute(ctx context.Context, op *store.OpOcc) {
 				}
 			}
 			j.setDone(st.Name, false)
+			if partial {
+				j.Started = ""
+			}
 			if err := c.saveJournal(dbCtx, op, j, x); err != nil {
 				log.Error("save journal", "err", err)
 				return
@@ -430,11 +434,23 @@ func (c *Conductor) execute(ctx context.Context, op *store.OpOcc) {
 		if stop := c.checkpoint(ctx, dbCtx, log, op, j, x); stop {
 			return
 		}
+		if st.UndoFailed && j.Started != st.Name {
+			// Recorded first, so that a rollback after a failure or a
+			// crash in the middle of the step undoes what it did.
+			j.Started = st.Name
+			if err := c.saveJournal(dbCtx, op, j, x); err != nil {
+				log.Error("save journal", "err", err)
+				return
+			}
+		}
 		if err := c.runStep(ctx, log, st.Name, st.Do, x); err != nil {
 			c.endStep(ctx, dbCtx, log, op, j, x, st.Name, err)
 			return
 		}
 		j.setDone(st.Name, true)
+		if j.Started == st.Name {
+			j.Started = ""
+		}
 		if err := c.saveJournal(dbCtx, op, j, x); err != nil {
 			log.Error("save journal", "err", err)
 			return

@@ -29,6 +29,10 @@ type Step struct {
 	// Irreversible marks a step whose effects cannot be undone (resources
 	// deleted): once it has run, the op occ cannot be rolled back.
 	Irreversible bool
+	// UndoFailed makes a rollback run Undo for this step also when the step
+	// failed or was interrupted: it may have done part of its work (a Heat
+	// stack half created). Undo must then cope with any partial state.
+	UndoFailed bool
 }
 
 // Plan is a workflow for one op occ.
@@ -50,8 +54,10 @@ type Planner interface {
 // journal is the conductor's record of finished steps, kept in
 // store.OpOcc.Progress.
 type journal struct {
-	Done []string        `json:"done,omitempty"`
-	Data json.RawMessage `json:"data,omitempty"`
+	Done []string `json:"done,omitempty"`
+	// Started is the UndoFailed step that began and has not finished.
+	Started string          `json:"started,omitempty"`
+	Data    json.RawMessage `json:"data,omitempty"`
 }
 
 func (j *journal) done(name string) bool {

@@ -243,7 +243,10 @@ func (pc *planCtx) steps() ([]conductor.Step, error) {
 	// undoBy lets a driver's Rollbacker undo a step, else fallback.
 	undoBy := func(st conductor.Step, fallback func(context.Context, *driver.Request) (*driver.Result, error)) conductor.Step {
 		if rb, ok := d.(driver.Rollbacker); ok {
+			// A driver with its own rollback cleans up after a failed
+			// step too (the stack a failed instantiate left behind).
 			st.Undo = pc.callRollback(false, true, rb.Rollback)
+			st.UndoFailed = true
 		} else if fallback != nil {
 			st.Undo = pc.callRollback(false, true, fallback)
 		} else {

@@ -15,7 +15,7 @@ import (
 
 // startOp takes the instance's operation slot and queues op in one
 // transaction. check validates the request against the locked instance.
-func (s *Service) startOp(ctx context.Context, instID string, operation model.Operation, params any, check func(inst *store.Instance, vims []model.VimConnectionInfo) error) (*store.OpOcc, error) {
+func (s *Service) startOp(ctx context.Context, instID string, operation model.Operation, params any, check func(tx store.Tx, inst *store.Instance, vims []model.VimConnectionInfo) error) (*store.OpOcc, error) {
 	raw, err := json.Marshal(params)
 	if err != nil {
 		return nil, fmt.Errorf("marshal params: %w", err)
@@ -64,7 +64,7 @@ func (s *Service) startOp(ctx context.Context, instID string, operation model.Op
 			return err
 		}
 		if check != nil {
-			if err := check(inst, vims); err != nil {
+			if err := check(tx, inst, vims); err != nil {
 				return err
 			}
 		}
@@ -182,8 +182,8 @@ func supports(d driver.Infra, op model.Operation) bool {
 	return true
 }
 
-func (s *Service) checkDriver(ctx context.Context, op model.Operation, extra []model.VimConnectionInfo) func(*store.Instance, []model.VimConnectionInfo) error {
-	return func(inst *store.Instance, vims []model.VimConnectionInfo) error {
+func (s *Service) checkDriver(ctx context.Context, op model.Operation, extra []model.VimConnectionInfo) func(store.Tx, *store.Instance, []model.VimConnectionInfo) error {
+	return func(tx store.Tx, inst *store.Instance, vims []model.VimConnectionInfo) error {
 		d, vim, err := s.infraFor(ctx, inst, mergeVims(vims, extra, nil))
 		if err != nil {
 			return err
@@ -225,8 +225,8 @@ func (s *Service) Scale(ctx context.Context, id string, req *ScaleVnfRequest) (*
 		return nil, fmt.Errorf("%w: numberOfSteps must be at least 1", ErrBadRequest)
 	}
 	check := s.checkDriver(ctx, model.OpScale, nil)
-	return s.startOp(ctx, id, model.OpScale, req, func(inst *store.Instance, vims []model.VimConnectionInfo) error {
-		if err := check(inst, vims); err != nil {
+	return s.startOp(ctx, id, model.OpScale, req, func(tx store.Tx, inst *store.Instance, vims []model.VimConnectionInfo) error {
+		if err := check(tx, inst, vims); err != nil {
 			return err
 		}
 		info := inst.InstantiatedVnfInfo
@@ -244,6 +244,9 @@ func (s *Service) Scale(ctx context.Context, id string, req *ScaleVnfRequest) (*
 			if req.Type == "SCALE_IN" && sc.ScaleLevel-req.Steps() < 0 {
 				return fmt.Errorf("%w: aspect %q is at scale level %d; scaling in by %d step(s) would go below 0", ErrUnprocessable, req.AspectID, sc.ScaleLevel, req.Steps())
 			}
+			if req.Type == "SCALE_OUT" {
+				return s.checkMaxLevel(ctx, tx, inst, req.AspectID, sc.ScaleLevel+req.Steps())
+			}
 			return nil
 		}
 		known := make([]string, 0, len(info.ScaleStatus))
@@ -252,6 +255,29 @@ func (s *Service) Scale(ctx context.Context, id string, req *ScaleVnfRequest) (*
 		}
 		return fmt.Errorf("%w: aspectId %q is not a scaling aspect of this VNF (known: %v)", ErrUnprocessable, req.AspectID, known)
 	})
+}
+
+// checkMaxLevel refuses a scale beyond the aspect's max_scale_level in the
+// VNFD, before anything is queued.
+func (s *Service) checkMaxLevel(ctx context.Context, tx store.Tx, inst *store.Instance, aspect string, level int) error {
+	if s.vnfds == nil || inst.InstantiatedVnfInfo == nil {
+		return nil
+	}
+	info, err := s.vnfds.Lookup(ctx, tx, inst.VnfdID)
+	if err != nil || info.VNFD == nil {
+		return nil // the driver checks again with what it has
+	}
+	f, ok := info.VNFD.Flavour(inst.InstantiatedVnfInfo.FlavourID)
+	if !ok {
+		return nil
+	}
+	if _, ok := f.Aspect(aspect); !ok {
+		return nil
+	}
+	if max := f.MaxScaleLevel(aspect); level > max {
+		return fmt.Errorf("%w: aspect %q would reach scale level %d, beyond its max_scale_level %d", ErrUnprocessable, aspect, level, max)
+	}
+	return nil
 }
 
 // ScaleToLevel queues SCALE_TO_LEVEL.
@@ -270,8 +296,8 @@ func (s *Service) ScaleToLevel(ctx context.Context, id string, req *ScaleVnfToLe
 // Heal queues HEAL (SOL003 whole-VNF or SOL002 per-VNFC).
 func (s *Service) Heal(ctx context.Context, id string, req *HealVnfRequest) (*store.OpOcc, error) {
 	check := s.checkDriver(ctx, model.OpHeal, nil)
-	return s.startOp(ctx, id, model.OpHeal, req, func(inst *store.Instance, vims []model.VimConnectionInfo) error {
-		if err := check(inst, vims); err != nil {
+	return s.startOp(ctx, id, model.OpHeal, req, func(tx store.Tx, inst *store.Instance, vims []model.VimConnectionInfo) error {
+		if err := check(tx, inst, vims); err != nil {
 			return err
 		}
 		var missing []string
@@ -302,11 +328,11 @@ func (s *Service) ChangeExtConn(ctx context.Context, id string, req *ChangeExtVn
 // ChangeFlavour queues CHANGE_FLAVOUR.
 func (s *Service) ChangeFlavour(ctx context.Context, id string, req *ChangeVnfFlavourRequest) (*store.OpOcc, error) {
 	check := s.checkDriver(ctx, model.OpChangeFlavour, req.VimConnectionInfo)
-	return s.startOp(ctx, id, model.OpChangeFlavour, req, func(inst *store.Instance, vims []model.VimConnectionInfo) error {
+	return s.startOp(ctx, id, model.OpChangeFlavour, req, func(tx store.Tx, inst *store.Instance, vims []model.VimConnectionInfo) error {
 		if inst.InstantiatedVnfInfo != nil && inst.InstantiatedVnfInfo.FlavourID == req.NewFlavourID {
 			return fmt.Errorf("%w: the VNF instance already uses flavour %q", ErrStateConflict, req.NewFlavourID)
 		}
-		return check(inst, vims)
+		return check(tx, inst, vims)
 	})
 }
 
@@ -316,11 +342,11 @@ func (s *Service) Operate(ctx context.Context, id string, req *OperateVnfRequest
 		return nil, fmt.Errorf("%w: changeStateTo must be STARTED or STOPPED", ErrBadRequest)
 	}
 	check := s.checkDriver(ctx, model.OpOperate, nil)
-	return s.startOp(ctx, id, model.OpOperate, req, func(inst *store.Instance, vims []model.VimConnectionInfo) error {
+	return s.startOp(ctx, id, model.OpOperate, req, func(tx store.Tx, inst *store.Instance, vims []model.VimConnectionInfo) error {
 		if inst.InstantiatedVnfInfo != nil && inst.InstantiatedVnfInfo.VnfState == req.ChangeStateTo {
 			return fmt.Errorf("%w: the VNF instance is already %s", ErrStateConflict, req.ChangeStateTo)
 		}
-		return check(inst, vims)
+		return check(tx, inst, vims)
 	})
 }
 
@@ -338,7 +364,7 @@ func (s *Service) Modify(ctx context.Context, id string, req *VnfInfoModificatio
 			return nil, fmt.Errorf("%w: the VNF package %s with vnfdId %q is DISABLED", ErrUnprocessable, info.VnfPkgID, req.VnfdID)
 		}
 	}
-	return s.startOp(ctx, id, model.OpModifyInfo, req, func(inst *store.Instance, vims []model.VimConnectionInfo) error {
+	return s.startOp(ctx, id, model.OpModifyInfo, req, func(tx store.Tx, inst *store.Instance, vims []model.VimConnectionInfo) error {
 		if ifMatch != "" && !ETagMatches(ifMatch, inst.Revision) {
 			return fmt.Errorf("%w: If-Match %s does not match the current ETag %s", ErrPrecondition, ifMatch, ETag(inst.Revision))
 		}

@@ -242,12 +242,44 @@ type AffectedVnfc struct {
 }
 
 // AffectedVirtualLink is one entry of resourceChanges.affectedVirtualLinks.
+// SOL003 v2.6.1 names the descriptor id virtualLinkDescId and SOL002
+// vnfVirtualLinkDescId; /vnflcm/v1 serves both interfaces, so both are
+// written (and either is read).
 type AffectedVirtualLink struct {
-	ID                string         `json:"id"`
-	VirtualLinkDescID string         `json:"virtualLinkDescId"`
-	ChangeType        ChangeType     `json:"changeType"`
-	NetworkResource   ResourceHandle `json:"networkResource"`
-	Metadata          map[string]any `json:"metadata,omitempty"`
+	ID                   string
+	VnfVirtualLinkDescID string
+	ChangeType           ChangeType
+	NetworkResource      ResourceHandle
+	Metadata             map[string]any
+}
+
+type affectedVirtualLinkJSON struct {
+	ID                   string         `json:"id"`
+	VirtualLinkDescID    string         `json:"virtualLinkDescId"`
+	VnfVirtualLinkDescID string         `json:"vnfVirtualLinkDescId"`
+	ChangeType           ChangeType     `json:"changeType"`
+	NetworkResource      ResourceHandle `json:"networkResource"`
+	Metadata             map[string]any `json:"metadata,omitempty"`
+}
+
+func (a AffectedVirtualLink) MarshalJSON() ([]byte, error) {
+	return json.Marshal(affectedVirtualLinkJSON{
+		ID: a.ID, VirtualLinkDescID: a.VnfVirtualLinkDescID, VnfVirtualLinkDescID: a.VnfVirtualLinkDescID,
+		ChangeType: a.ChangeType, NetworkResource: a.NetworkResource, Metadata: a.Metadata,
+	})
+}
+
+func (a *AffectedVirtualLink) UnmarshalJSON(b []byte) error {
+	var j affectedVirtualLinkJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	desc := j.VnfVirtualLinkDescID
+	if desc == "" {
+		desc = j.VirtualLinkDescID
+	}
+	*a = AffectedVirtualLink{ID: j.ID, VnfVirtualLinkDescID: desc, ChangeType: j.ChangeType, NetworkResource: j.NetworkResource, Metadata: j.Metadata}
+	return nil
 }
 
 // AffectedVirtualStorage is one entry of resourceChanges.affectedVirtualStorages.

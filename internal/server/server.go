@@ -24,9 +24,9 @@ import (
 	"github.com/vnfm-project/vnfm/internal/pkgm"
 	"github.com/vnfm-project/vnfm/internal/secret"
 	"github.com/vnfm-project/vnfm/internal/store"
-	"github.com/vnfm-project/vnfm/internal/vims"
 	"github.com/vnfm-project/vnfm/internal/store/pgstore"
 	"github.com/vnfm-project/vnfm/internal/store/sqlitestore"
+	"github.com/vnfm-project/vnfm/internal/vims"
 )
 
 // Config is the server configuration (flags and VNFM_* variables).

@@ -34,8 +34,9 @@ const vimPassword = "s3cret-VIM-password"
 // lease is the --lease every server runs with.
 const lease = 2 * time.Second
 
-// binary is the vnfm-scripted executable TestMain built.
-var binary string
+// The executables TestMain built: vnfm-scripted (vnfm with the scripted
+// test driver), vnfm itself and the OpenStack emulator.
+var binary, vnfmBinary, emulatorBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "vnfm-process-test-")
@@ -44,18 +45,22 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "vnfm-scripted")
-	if err := build(binary); err != nil {
-		fmt.Fprintln(os.Stderr, "process test: build vnfm-scripted:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	vnfmBinary = filepath.Join(dir, "vnfm")
+	emulatorBinary = filepath.Join(dir, "openstack-emulator")
+	for pkg, out := range map[string]string{"./test/cmd/vnfm-scripted": binary, "./cmd/vnfm": vnfmBinary, "./cmd/openstack-emulator": emulatorBinary} {
+		if err := build(pkg, out); err != nil {
+			fmt.Fprintln(os.Stderr, "process test: build", pkg+":", err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// build compiles ./test/cmd/vnfm-scripted from the module root into out.
-func build(out string) error {
+// build compiles a package of the module into out.
+func build(pkg, out string) error {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		return fmt.Errorf("no go command on PATH: %w", err)
@@ -68,7 +73,7 @@ func build(out string) error {
 	if root == "." || root == "" {
 		return errors.New("not inside the vnfm module (go env GOMOD is empty)")
 	}
-	cmd := exec.Command(goBin, "build", "-o", out, "./test/cmd/vnfm-scripted")
+	cmd := exec.Command(goBin, "build", "-o", out, pkg)
 	cmd.Dir = root
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%w\n%s", err, msg)
@@ -114,8 +119,14 @@ type proc struct {
 // line.
 func startServer(t *testing.T, dbURL, dataDir string, extra ...string) *proc {
 	t.Helper()
+	return startBinary(t, binary, dbURL, dataDir, extra...)
+}
+
+// startBinary is startServer for another vnfm executable.
+func startBinary(t *testing.T, bin, dbURL, dataDir string, extra ...string) *proc {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
-		p, err := launch(t, dbURL, dataDir, extra)
+		p, err := launch(t, bin, dbURL, dataDir, extra)
 		if err == nil {
 			return p
 		}
@@ -124,11 +135,11 @@ func startServer(t *testing.T, dbURL, dataDir string, extra ...string) *proc {
 		if attempt < 3 && strings.Contains(p.out.String(), "address already in use") {
 			continue
 		}
-		t.Fatalf("vnfm-scripted did not come up: %v\n%s", err, tail(p.out.String(), 100))
+		t.Fatalf("%s did not come up: %v\n%s", filepath.Base(bin), err, tail(p.out.String(), 100))
 	}
 }
 
-func launch(t *testing.T, dbURL, dataDir string, extra []string) (*proc, error) {
+func launch(t *testing.T, bin, dbURL, dataDir string, extra []string) (*proc, error) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -142,7 +153,7 @@ func launch(t *testing.T, dbURL, dataDir string, extra []string) (*proc, error) 
 		"--data-dir", dataDir,
 		"--lease", lease.String(),
 		"--log-level", "debug"}, extra...)
-	p.cmd = exec.Command(binary, args...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = cleanEnv("VNFM_")
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
@@ -154,7 +165,7 @@ func launch(t *testing.T, dbURL, dataDir string, extra []string) (*proc, error) 
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
-			t.Logf("output of vnfm-scripted (pid %d, %s):\n%s", p.cmd.Process.Pid, p.url, tail(p.out.String(), 150))
+			t.Logf("output of %s (pid %d, %s):\n%s", filepath.Base(bin), p.cmd.Process.Pid, p.url, tail(p.out.String(), 150))
 		}
 	})
 
