@@ -44,10 +44,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRequestDecoding$$' -fuzztime $(FUZZTIME) ./test/e2e/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/csar/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/vnfd/
+	$(GO) test -run '^$$' -fuzz '^FuzzTemplate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/osemu/
 
 bench:
 	scripts/ensure-postgres.sh
 	bash scripts/bench.sh
+	$(GO) test -run '^$$' -bench '^BenchmarkOpenStackCycle$$' -benchtime 20x ./test/e2e/
 
 # CSARs of the sample packages in test/samples, with fresh manifests.
 samples: build

@@ -163,6 +163,19 @@ func (d *Driver) flavourID(req *driver.Request) (string, error) {
 	return req.Info.FlavourID, nil
 }
 
+// instanceFlavour is the instance's flavour id and its VNFD flavour.
+func (d *Driver) instanceFlavour(req *driver.Request) (string, *vnfd.Flavour, error) {
+	fl, err := d.flavourID(req)
+	if err != nil {
+		return "", nil, err
+	}
+	f, ok := req.Vnfd.Flavour(fl)
+	if !ok {
+		return "", nil, unprocessable(fmt.Sprintf("flavour %q is not in the VNFD", fl), nil)
+	}
+	return fl, f, nil
+}
+
 // Scale scales an aspect out or in by changing the desired capacities in
 // nfv; scale-in first marks the newest VNFCs' group members unhealthy so
 // that Heat removes those.
@@ -171,13 +184,9 @@ func (d *Driver) Scale(ctx context.Context, req *driver.Request) (*driver.Result
 	if err := decode(req.Params, &p); err != nil {
 		return nil, err
 	}
-	fl, err := d.flavourID(req)
+	fl, f, err := d.instanceFlavour(req)
 	if err != nil {
 		return nil, err
-	}
-	f, ok := req.Vnfd.Flavour(fl)
-	if !ok {
-		return nil, unprocessable(fmt.Sprintf("flavour %q is not in the VNFD", fl), nil)
 	}
 	targets, err := scaleTargets(f, req.Info, &p)
 	if err != nil {
@@ -192,13 +201,9 @@ func (d *Driver) ScaleToLevel(ctx context.Context, req *driver.Request) (*driver
 	if err := decode(req.Params, &p); err != nil {
 		return nil, err
 	}
-	fl, err := d.flavourID(req)
+	fl, f, err := d.instanceFlavour(req)
 	if err != nil {
 		return nil, err
-	}
-	f, ok := req.Vnfd.Flavour(fl)
-	if !ok {
-		return nil, unprocessable(fmt.Sprintf("flavour %q is not in the VNFD", fl), nil)
 	}
 	targets, err := levelTargets(f, req.Info, &p)
 	if err != nil {
