@@ -299,12 +299,7 @@ func (e *Emulator) updateStack(w http.ResponseWriter, r *http.Request, st *stack
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		writeHeatError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The emulator is shutting down.")
-		return
-	}
-	if e.st.Stacks[st.ID] == nil {
-		writeHeatError(w, http.StatusNotFound, "EntityNotFound", fmt.Sprintf("The Stack (%s) could not be found.", st.Name))
+	if !e.stackUsableLocked(w, st) {
 		return
 	}
 	if st.busy != nil || st.Status == "IN_PROGRESS" {
@@ -374,12 +369,7 @@ func (e *Emulator) deleteStack(w http.ResponseWriter, st *stack) {
 		e.mu.Lock()
 	}
 	defer e.mu.Unlock()
-	if e.closed {
-		writeHeatError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The emulator is shutting down.")
-		return
-	}
-	if e.st.Stacks[st.ID] == nil {
-		writeHeatError(w, http.StatusNotFound, "EntityNotFound", fmt.Sprintf("The Stack (%s) could not be found.", st.Name))
+	if !e.stackUsableLocked(w, st) {
 		return
 	}
 	e.setStackLocked(st, "DELETE", "IN_PROGRESS", "Stack DELETE started")
@@ -692,4 +682,18 @@ func (e *Emulator) listEvents(w http.ResponseWriter, r *http.Request, base strin
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": out})
+}
+
+// stackUsableLocked answers 503 while the emulator closes and 404 when st
+// was deleted meanwhile; it reports whether the caller may go on.
+func (e *Emulator) stackUsableLocked(w http.ResponseWriter, st *stack) bool {
+	if e.closed {
+		writeHeatError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The emulator is shutting down.")
+		return false
+	}
+	if e.st.Stacks[st.ID] == nil {
+		writeHeatError(w, http.StatusNotFound, "EntityNotFound", fmt.Sprintf("The Stack (%s) could not be found.", st.Name))
+		return false
+	}
+	return true
 }

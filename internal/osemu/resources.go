@@ -70,24 +70,21 @@ func (e *Emulator) findNetworkLocked(ref string) *network {
 }
 
 func (e *Emulator) findSubnetLocked(ref string) *subnet {
-	if s, ok := e.st.Subnets[ref]; ok {
-		return s
-	}
-	for _, s := range e.st.Subnets {
-		if s.Name == ref {
-			return s
-		}
-	}
-	return nil
+	return findByRef(e.st.Subnets, ref, func(s *subnet) string { return s.Name })
 }
 
 func (e *Emulator) findPortLocked(ref string) *port {
-	if p, ok := e.st.Ports[ref]; ok {
-		return p
+	return findByRef(e.st.Ports, ref, func(p *port) string { return p.Name })
+}
+
+// findByRef looks ref up as an id, then as a name.
+func findByRef[T any](byID map[string]*T, ref string, name func(*T) string) *T {
+	if x, ok := byID[ref]; ok {
+		return x
 	}
-	for _, p := range e.st.Ports {
-		if p.Name == ref {
-			return p
+	for _, x := range byID {
+		if name(x) == ref {
+			return x
 		}
 	}
 	return nil

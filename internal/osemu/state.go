@@ -145,16 +145,9 @@ type keypair struct {
 }
 
 func newState() *state {
-	return &state{
-		ProjectID: hexID(),
-		UserID:    hexID(),
-		Stacks:    map[string]*stack{},
-		Servers:   map[string]*server{},
-		Networks:  map[string]*network{},
-		Subnets:   map[string]*subnet{},
-		Ports:     map[string]*port{},
-		Keypairs:  map[string]*keypair{},
-	}
+	s := &state{ProjectID: hexID(), UserID: hexID()}
+	s.fillNil()
+	return s
 }
 
 // fillNil makes a loaded state safe to use even when maps were absent.

@@ -87,20 +87,8 @@ func (s *Service) Register(ctx context.Context, in model.Vim) (*model.Vim, error
 		return nil, err
 	}
 	v := &store.Vim{Vim: in}
-	v.ID = s.newID()
-	v.Status = "ACTIVE"
 	v.CreatedAt, v.UpdatedAt = time.Time{}, nil
-	if err := s.seal(v); err != nil {
-		return nil, err
-	}
-	err := s.st.InTx(ctx, func(tx store.Tx) error {
-		if v.IsDefault {
-			if err := clearDefault(ctx, tx, v.ID); err != nil {
-				return err
-			}
-		}
-		return tx.CreateVim(ctx, v)
-	})
+	err := s.st.InTx(ctx, func(tx store.Tx) error { return s.create(ctx, tx, v) })
 	if errors.Is(err, store.ErrDuplicate) {
 		return nil, fmt.Errorf("%w: a VIM named %q already exists", lcm.ErrStateConflict, in.Name)
 	}
@@ -132,34 +120,16 @@ func (s *Service) Ensure(ctx context.Context, in model.Vim) (*model.Vim, error) 
 		}
 		if cur == nil {
 			v := &store.Vim{Vim: in}
-			v.ID, v.Status = s.newID(), "ACTIVE"
-			if err := s.seal(v); err != nil {
-				return err
-			}
-			if v.IsDefault {
-				if err := clearDefault(ctx, tx, v.ID); err != nil {
-					return err
-				}
-			}
-			if err := tx.CreateVim(ctx, v); err != nil {
+			if err := s.create(ctx, tx, v); err != nil {
 				return err
 			}
 			out = &v.Vim
 			return nil
 		}
 		id, created, rev, seq := cur.ID, cur.CreatedAt, cur.Revision, cur.Seq
-		now := s.now().UTC()
 		cur.Vim = in
-		cur.ID, cur.CreatedAt, cur.UpdatedAt, cur.Revision, cur.Seq, cur.Status = id, created, &now, rev, seq, "ACTIVE"
-		if err := s.seal(cur); err != nil {
-			return err
-		}
-		if cur.IsDefault {
-			if err := clearDefault(ctx, tx, cur.ID); err != nil {
-				return err
-			}
-		}
-		if err := tx.UpdateVim(ctx, cur); err != nil {
+		cur.ID, cur.CreatedAt, cur.Revision, cur.Seq, cur.Status = id, created, rev, seq, "ACTIVE"
+		if err := s.update(ctx, tx, cur); err != nil {
 			return err
 		}
 		out = &cur.Vim
@@ -169,6 +139,36 @@ func (s *Service) Ensure(ctx context.Context, in model.Vim) (*model.Vim, error) 
 		return nil, fmt.Errorf("ensure vim %q: %w", in.Name, err)
 	}
 	return out, nil
+}
+
+// create inserts v as a new ACTIVE VIM, credentials sealed, taking the
+// default flag from the others if v is the default.
+func (s *Service) create(ctx context.Context, tx store.Tx, v *store.Vim) error {
+	v.ID, v.Status = s.newID(), "ACTIVE"
+	if err := s.seal(v); err != nil {
+		return err
+	}
+	if v.IsDefault {
+		if err := clearDefault(ctx, tx, v.ID); err != nil {
+			return err
+		}
+	}
+	return tx.CreateVim(ctx, v)
+}
+
+// update writes v (credentials in clear) back, sealed and stamped.
+func (s *Service) update(ctx context.Context, tx store.Tx, v *store.Vim) error {
+	now := s.now().UTC()
+	v.UpdatedAt = &now
+	if err := s.seal(v); err != nil {
+		return err
+	}
+	if v.IsDefault {
+		if err := clearDefault(ctx, tx, v.ID); err != nil {
+			return err
+		}
+	}
+	return tx.UpdateVim(ctx, v)
 }
 
 // clearDefault takes the default flag from every VIM but keep.
@@ -263,17 +263,7 @@ func (s *Service) Update(ctx context.Context, id string, patch model.Vim, presen
 		if err := normalize(&full.Vim); err != nil {
 			return err
 		}
-		now := s.now().UTC()
-		full.UpdatedAt = &now
-		if err := s.seal(full); err != nil {
-			return err
-		}
-		if full.IsDefault {
-			if err := clearDefault(ctx, tx, full.ID); err != nil {
-				return err
-			}
-		}
-		if err := tx.UpdateVim(ctx, full); err != nil {
+		if err := s.update(ctx, tx, full); err != nil {
 			if errors.Is(err, store.ErrDuplicate) {
 				return fmt.Errorf("%w: a VIM named %q already exists", lcm.ErrStateConflict, full.Name)
 			}

@@ -261,6 +261,22 @@ func (c *call) existing(ctx context.Context) (*stack, error) {
 
 // params returns the stack parameters the driver last set; for a stack it
 // has no record of, those Heat reports.
+// nfvParams returns the VNF's stack, its current parameters and (a copy
+// of) their nfv value, which the caller changes for an update; a Base HOT
+// without nfv cannot be changed that way; what names the change refused.
+func (c *call) nfvParams(ctx context.Context, what string) (s *stack, params, nfv map[string]any, err error) {
+	if s, err = c.existing(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	if params, err = c.params(s); err != nil {
+		return nil, nil, nil, err
+	}
+	if nfv = nfvOf(params); nfv == nil {
+		return nil, nil, nil, unprocessable("the Base HOT takes no nfv parameter: the driver cannot "+what, nil)
+	}
+	return s, params, nfv, nil
+}
+
 func (c *call) params(s *stack) (map[string]any, error) {
 	if c.state.Params != nil {
 		return deepCopy(c.state.Params), nil

@@ -154,17 +154,9 @@ func (d *Driver) ChangeExtConn(ctx context.Context, req *driver.Request) (res *d
 			}
 		}
 	}
-	s, err := c.existing(ctx)
+	s, params, nfv, err := c.nfvParams(ctx, "change its CPs")
 	if err != nil {
 		return nil, err
-	}
-	params, err := c.params(s)
-	if err != nil {
-		return nil, err
-	}
-	nfv := nfvOf(params)
-	if nfv == nil {
-		return nil, unprocessable("the Base HOT takes no nfv parameter: the driver cannot change its CPs", nil)
 	}
 	for cp, e := range cps {
 		setPath(nfv, e, "CP", cp)

@@ -230,17 +230,9 @@ func (d *Driver) scaleTo(ctx context.Context, req *driver.Request, flavour strin
 	}
 	start := time.Now()
 	defer func() { c.end(what, start, err) }()
-	s, err := c.existing(ctx)
+	s, params, nfv, err := c.nfvParams(ctx, "scale it")
 	if err != nil {
 		return nil, err
-	}
-	params, err := c.params(s)
-	if err != nil {
-		return nil, err
-	}
-	nfv := nfvOf(params)
-	if nfv == nil {
-		return nil, unprocessable("the Base HOT takes no nfv parameter: the driver cannot scale it", nil)
 	}
 	t, live, err := c.read(ctx, s, req.Info)
 	if err != nil {
