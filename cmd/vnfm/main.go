@@ -11,6 +11,8 @@ import (
 	"github.com/vnfm-project/vnfm/internal/cli"
 	"github.com/vnfm-project/vnfm/internal/driver"
 	"github.com/vnfm-project/vnfm/internal/driver/infra/openstack"
+	"github.com/vnfm-project/vnfm/internal/driver/mgmt/k8scluster"
+	"github.com/vnfm-project/vnfm/internal/server"
 )
 
 func main() {
@@ -18,10 +20,10 @@ func main() {
 }
 
 // drivers is the registry of the drivers this binary ships. The
-// Kubernetes and Helm infrastructure drivers and the management drivers
-// are added here as they land.
-func drivers() *driver.Registry {
+// Kubernetes and Helm infrastructure drivers are added here as they land.
+func drivers(d server.Deps) *driver.Registry {
 	reg := driver.NewRegistry()
 	reg.RegisterInfra(openstack.New(openstack.Config{}), openstack.VimTypes...)
+	reg.RegisterMgmt(k8scluster.Name, k8scluster.New(k8scluster.Config{Vims: d.Vims, Log: d.Log}))
 	return reg
 }

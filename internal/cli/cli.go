@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/vnfm-project/vnfm/internal/csar"
-	"github.com/vnfm-project/vnfm/internal/driver"
 	"github.com/vnfm-project/vnfm/internal/lcm"
 	"github.com/vnfm-project/vnfm/internal/server"
 )
@@ -33,7 +32,7 @@ var Version = "dev"
 
 // Wiring is what a binary plugs in: its drivers and VNFD source.
 type Wiring struct {
-	Drivers func() *driver.Registry
+	Drivers server.Drivers
 	Vnfds   lcm.Vnfds
 }
 
@@ -173,7 +172,7 @@ func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
 		log.Warn("authentication is off (--auth none): anyone who can reach " + cfg.Listen + " controls your VNFs")
 	}
 	cfg.Vnfds = wiring.Vnfds
-	if err := server.Run(ctx, cfg, wiring.Drivers(), log); err != nil {
+	if err := server.Run(ctx, cfg, wiring.Drivers, log); err != nil {
 		log.Error("vnfm", "err", err)
 		return 1
 	}

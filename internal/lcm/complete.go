@@ -27,7 +27,7 @@ func (pc *planCtx) complete(ctx context.Context, tx store.Tx, x *conductor.Exec)
 	if err != nil {
 		return err
 	}
-	priv, err := readPrivate(inst.Private)
+	priv, err := s.readPrivate(inst.Private)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func (pc *planCtx) complete(ctx context.Context, tx store.Tx, x *conductor.Exec)
 	if err := s.setVims(inst, vims); err != nil {
 		return err
 	}
-	if inst.Private, err = json.Marshal(priv); err != nil {
+	if inst.Private, err = s.writePrivate(priv); err != nil {
 		return err
 	}
 	if err := tx.UpdateInstance(ctx, inst); err != nil {
@@ -151,7 +151,7 @@ func (pc *planCtx) rolledBack(ctx context.Context, tx store.Tx, x *conductor.Exe
 	if err != nil {
 		return err
 	}
-	priv, err := readPrivate(inst.Private)
+	priv, err := s.readPrivate(inst.Private)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (pc *planCtx) rolledBack(ctx context.Context, tx store.Tx, x *conductor.Exe
 	} else if f.Info != nil {
 		inst.InstantiatedVnfInfo = f.Info
 	}
-	if inst.Private, err = json.Marshal(priv); err != nil {
+	if inst.Private, err = s.writePrivate(priv); err != nil {
 		return err
 	}
 	if err := tx.UpdateInstance(ctx, inst); err != nil {

@@ -171,7 +171,7 @@ func (s *Service) Plan(ctx context.Context, op *store.OpOcc) (*conductor.Plan, e
 	if err != nil {
 		return nil, notFound(err, "VNF instance", op.VnfInstanceID)
 	}
-	priv, err := readPrivate(inst.Private)
+	priv, err := s.readPrivate(inst.Private)
 	if err != nil {
 		return nil, err
 	}

@@ -270,10 +270,13 @@ type private struct {
 	// VimConnectionID is the VIM the infrastructure driver works on.
 	VimConnectionID string          `json:"vimConnectionId,omitempty"`
 	InfraState      json.RawMessage `json:"infraState,omitempty"`
-	MgmtState       json.RawMessage `json:"mgmtState,omitempty"`
+	// MgmtState is kept sealed (MgmtSealed) at rest: management drivers
+	// keep node credentials in it.
+	MgmtState  json.RawMessage `json:"-"`
+	MgmtSealed []byte          `json:"mgmtSealed,omitempty"`
 }
 
-func readPrivate(raw json.RawMessage) (*private, error) {
+func (s *Service) readPrivate(raw json.RawMessage) (*private, error) {
 	p := &private{}
 	if len(raw) == 0 {
 		return p, nil
@@ -281,7 +284,26 @@ func readPrivate(raw json.RawMessage) (*private, error) {
 	if err := json.Unmarshal(raw, p); err != nil {
 		return nil, fmt.Errorf("decode instance private state: %w", err)
 	}
+	if p.MgmtSealed != nil {
+		st, err := s.box.Open(p.MgmtSealed)
+		if err != nil {
+			return nil, fmt.Errorf("open management driver state: %w", err)
+		}
+		p.MgmtState = st
+	}
 	return p, nil
+}
+
+func (s *Service) writePrivate(p *private) (json.RawMessage, error) {
+	p.MgmtSealed = nil
+	if len(p.MgmtState) > 0 {
+		sealed, err := s.box.Seal(p.MgmtState)
+		if err != nil {
+			return nil, fmt.Errorf("seal management driver state: %w", err)
+		}
+		p.MgmtSealed = sealed
+	}
+	return json.Marshal(p)
 }
 
 // ListInstances returns a page of instances (public view) in creation order.

@@ -95,7 +95,7 @@ func busy(active *store.OpOcc) error {
 // default VIM. A VIM given only by vimId is resolved through the registry;
 // the returned connection info then has full credentials.
 func (s *Service) infraFor(ctx context.Context, inst *store.Instance, vims []model.VimConnectionInfo) (driver.Infra, *model.VimConnectionInfo, error) {
-	p, err := readPrivate(inst.Private)
+	p, err := s.readPrivate(inst.Private)
 	if err != nil {
 		return nil, nil, err
 	}

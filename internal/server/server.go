@@ -105,9 +105,24 @@ type Server struct {
 	listener net.Listener
 }
 
+// Deps are the services drivers may need, handed to the function that
+// builds the driver registry (a management driver registers VIMs).
+type Deps struct {
+	Vims *vims.Service
+	Log  *slog.Logger
+}
+
+// Drivers builds the driver registry from the server's services.
+type Drivers func(Deps) *driver.Registry
+
+// Static is a Drivers that returns reg as it is.
+func Static(reg *driver.Registry) Drivers {
+	return func(Deps) *driver.Registry { return reg }
+}
+
 // New builds a server on a store (opened with OpenStore, or by a test).
-// drivers holds the registered drivers.
-func New(ctx context.Context, cfg Config, st store.Store, drivers *driver.Registry, log *slog.Logger) (*Server, error) {
+// mkDrivers builds the driver registry.
+func New(ctx context.Context, cfg Config, st store.Store, mkDrivers Drivers, log *slog.Logger) (*Server, error) {
 	if cfg.Auth != "" && cfg.Auth != "none" {
 		return nil, fmt.Errorf("auth mode %q is not available; use none", cfg.Auth)
 	}
@@ -140,6 +155,7 @@ func New(ctx context.Context, cfg Config, st store.Store, drivers *driver.Regist
 		}
 		log.Info("vim from configuration", "vim_id", got.ID, "name", got.Name, "default", got.IsDefault)
 	}
+	drivers := mkDrivers(Deps{Vims: vimReg, Log: log})
 	svc := lcm.New(lcm.Config{
 		Store: st, Box: box, Drivers: drivers, Log: log, DefaultVim: cfg.DefaultVim, Vnfds: vnfds, Vims: vimReg,
 	})
@@ -226,7 +242,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 }
 
 // Run serves until ctx ends.
-func Run(ctx context.Context, cfg Config, drivers *driver.Registry, log *slog.Logger) error {
+func Run(ctx context.Context, cfg Config, drivers Drivers, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}

@@ -281,11 +281,22 @@ func (s *Service) Update(ctx context.Context, id string, patch model.Vim, presen
 
 // Delete removes a VIM no VNF instance refers to.
 func (s *Service) Delete(ctx context.Context, id string) error {
+	return s.DeleteFor(ctx, id, "")
+}
+
+// DeleteFor removes a VIM that no VNF instance other than owner refers to:
+// a management driver deregisters the VIM it registered for its own
+// instance while that instance still lists it. Deleting a VIM that is
+// already gone is not an error then (the hook may be retried).
+func (s *Service) DeleteFor(ctx context.Context, id, owner string) error {
 	err := s.st.InTx(ctx, func(tx store.Tx) error {
 		if _, err := tx.GetVim(ctx, id); err != nil {
+			if owner != "" && errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
 			return notFound(err, id)
 		}
-		if user, err := instanceUsing(ctx, tx, id); err != nil {
+		if user, err := instanceUsing(ctx, tx, id, owner); err != nil {
 			return err
 		} else if user != "" {
 			return fmt.Errorf("%w: VIM %s is used by VNF instance %s", lcm.ErrStateConflict, id, user)
@@ -299,8 +310,9 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// instanceUsing returns an instance whose vimConnectionInfo names the VIM.
-func instanceUsing(ctx context.Context, tx store.Tx, vimID string) (string, error) {
+// instanceUsing returns an instance other than except whose
+// vimConnectionInfo names the VIM.
+func instanceUsing(ctx context.Context, tx store.Tx, vimID, except string) (string, error) {
 	var after int64
 	for {
 		page, err := tx.ListInstances(ctx, store.ListOptions{AfterSeq: after, Limit: 500})
@@ -309,7 +321,7 @@ func instanceUsing(ctx context.Context, tx store.Tx, vimID string) (string, erro
 		}
 		for _, inst := range page {
 			for _, c := range inst.VimConnectionInfo {
-				if c.VimID == vimID {
+				if c.VimID == vimID && inst.ID != except {
 					return inst.ID, nil
 				}
 			}

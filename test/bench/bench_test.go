@@ -150,7 +150,7 @@ func newReadFixture(b *testing.B, be backend) *readFixture {
 	// The access log is formatted as in production (JSON, info) but
 	// discarded, so terminal output does not distort the numbers.
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := server.New(ctx, server.Config{DataDir: b.TempDir(), PageSize: pageSize, Vnfds: scripted.Vnfds{}}, st, driver.NewRegistry(), log)
+	srv, err := server.New(ctx, server.Config{DataDir: b.TempDir(), PageSize: pageSize, Vnfds: scripted.Vnfds{}}, st, server.Static(driver.NewRegistry()), log)
 	if err != nil {
 		b.Fatalf("server: %v", err)
 	}
@@ -423,7 +423,7 @@ func BenchmarkLCMOps(b *testing.B) {
 	reg := driver.NewRegistry()
 	drv.Register(reg)
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv, err := server.New(ctx, server.Config{DataDir: b.TempDir(), PageSize: pageSize, Lease: 30 * time.Second, Vnfds: scripted.Vnfds{}}, st, reg, log)
+	srv, err := server.New(ctx, server.Config{DataDir: b.TempDir(), PageSize: pageSize, Lease: 30 * time.Second, Vnfds: scripted.Vnfds{}}, st, server.Static(reg), log)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -79,12 +79,17 @@ func newEnv(t testing.TB, st store.Store, pageSize int, opts ...func(*server.Con
 // newEnvWith is newEnv with extra driver registrations.
 func newEnvWith(t testing.TB, st store.Store, pageSize int, register func(*driver.Registry, *scripted.Driver), opts ...func(*server.Config)) *env {
 	t.Helper()
+	return newEnvDeps(t, st, pageSize, func(reg *driver.Registry, drv *scripted.Driver, _ server.Deps) {
+		if register != nil {
+			register(reg, drv)
+		}
+	}, opts...)
+}
+
+// newEnvDeps is newEnvWith for drivers that need the server's services.
+func newEnvDeps(t testing.TB, st store.Store, pageSize int, register func(*driver.Registry, *scripted.Driver, server.Deps), opts ...func(*server.Config)) *env {
+	t.Helper()
 	drv := scripted.New()
-	reg := driver.NewRegistry()
-	drv.Register(reg)
-	if register != nil {
-		register(reg, drv)
-	}
 	logBuf := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := server.Config{
@@ -96,7 +101,14 @@ func newEnvWith(t testing.TB, st store.Store, pageSize int, register func(*drive
 	for _, o := range opts {
 		o(&cfg)
 	}
-	srv, err := server.New(context.Background(), cfg, st, reg, log)
+	srv, err := server.New(context.Background(), cfg, st, func(d server.Deps) *driver.Registry {
+		reg := driver.NewRegistry()
+		drv.Register(reg)
+		if register != nil {
+			register(reg, drv, d)
+		}
+		return reg
+	}, log)
 	require.NoError(t, err)
 	require.NoError(t, srv.StartBackground(context.Background()))
 	e := &env{t: t, drv: drv, srv: srv, st: st, logBuf: logBuf}
@@ -242,7 +254,15 @@ func (e *env) task(id, name string, body any) string {
 // wait polls the op occ until it is in one of states.
 func (e *env) wait(opID string, states ...string) map[string]any {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	return e.waitFor(opID, 30*time.Second, states...)
+}
+
+// waitFor waits up to timeout for the op occ to reach one of states; a
+// state it stays in by itself (FAILED_TEMP until someone acts, or a final
+// one) that is not wanted fails at once.
+func (e *env) waitFor(opID string, timeout time.Duration, states ...string) map[string]any {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		r := e.do("GET", "/vnflcm/v1/vnf_lcm_op_occs/"+opID, nil)
 		require.Equal(e.t, 200, r.status)
@@ -253,8 +273,12 @@ func (e *env) wait(opID string, states ...string) map[string]any {
 				return op
 			}
 		}
+		switch op["operationState"] {
+		case "FAILED_TEMP", "FAILED", "COMPLETED", "ROLLED_BACK":
+			e.t.Fatalf("op occ %s is %v, want %v: %s", opID, op["operationState"], states, r.body)
+		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("op occ %s stayed %v, want %v: %s", opID, op["operationState"], states, r.body)
+			e.t.Fatalf("op occ %s stayed %v for %v, want %v: %s", opID, op["operationState"], timeout, states, r.body)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -58,7 +58,12 @@ type Config struct {
 	// Users are extra login names mapped to root (uid 0) inside servers;
 	// nil means {"ubuntu"}, an empty non-nil slice means root only.
 	Users []string
-	Log   *slog.Logger
+	// PrivateDirs are host directories every server gets its own
+	// copy-on-write view of (an overlay whose upper layer lives in the
+	// server's directory), so what a node script installs under, say,
+	// /etc or /var/lib stays on that "VM" and goes when it is deleted.
+	PrivateDirs []string
+	Log         *slog.Logger
 }
 
 // Backend runs emulated servers as network namespaces with sshd.
@@ -67,6 +72,7 @@ type Backend struct {
 	dir    string
 	sshd   string
 	users  []string
+	dirs   []string
 	log    *slog.Logger
 
 	ip, unshare string // resolved binaries
@@ -116,6 +122,14 @@ func New(cfg Config) (*Backend, error) {
 			return nil, fmt.Errorf("netns: invalid user name %q", u)
 		}
 	}
+	for _, d := range cfg.PrivateDirs {
+		if !filepath.IsAbs(d) || filepath.Clean(d) != d || d == "/" || strings.ContainsAny(d, ",:\n") {
+			return nil, fmt.Errorf("netns: private dir %q must be a clean absolute path other than / without ',' or ':'", d)
+		}
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("netns: private dir %q must be an existing directory", d)
+		}
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -126,6 +140,7 @@ func New(cfg Config) (*Backend, error) {
 		prefix:  cfg.Prefix,
 		dir:     dir,
 		users:   users,
+		dirs:    cfg.PrivateDirs,
 		log:     cfg.Log,
 		locks:   map[string]*sync.Mutex{},
 		nsRE:    regexp.MustCompile(`^` + cfg.Prefix + `-[A-Za-z0-9_.-]{1,8}$`),

@@ -486,3 +486,39 @@ func TestNewValidation(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ose-12345678", b.Namespace("12345678-aaaa-bbbb"))
 }
+
+// Each server gets its own copy-on-write view of Config.PrivateDirs: what a
+// node script writes there stays on that server, survives a rebuild, and
+// goes with Stop.
+func TestPrivateDirs(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	b, err := netns.New(netns.Config{Prefix: f.prefix, Dir: f.dir, PrivateDirs: []string{"/etc", "/var/lib"}})
+	require.NoError(t, err)
+	nets := subnets(t, 1)
+	s1 := f.spec("vm-a", port("a", nets[0], nets[0]+".10"))
+	s2 := f.spec("vm-b", port("b", nets[0], nets[0]+".11"))
+	require.NoError(t, b.Start(ctx, s1))
+	require.NoError(t, b.Start(ctx, s2))
+
+	name := "vnfm-private-" + f.prefix
+	out, err := f.run(t, b, s1.ID, nets[0]+".10", "root", "mkdir -p /etc/"+name+" && echo one > /etc/"+name+"/f && echo lib > /var/lib/"+name+" && cat /etc/"+name+"/f")
+	require.NoError(t, err, out)
+	assert.Equal(t, "one\n", out)
+	_, err = os.Stat("/etc/" + name)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the write must not reach the host")
+	out, err = f.run(t, b, s2.ID, nets[0]+".11", "root", "test ! -e /etc/"+name+" && test ! -e /var/lib/"+name+" && head -1 /etc/hostname >/dev/null && echo clean")
+	require.NoError(t, err, out)
+	assert.Equal(t, "clean\n", out, "another server sees the host's directories, not server 1's writes")
+
+	// Stopping another server leaves this one's disk alone.
+	require.NoError(t, b.Stop(ctx, s2.ID))
+	out, err = f.run(t, b, s1.ID, nets[0]+".10", "root", "cat /etc/"+name+"/f /var/lib/"+name)
+	require.NoError(t, err, out)
+	assert.Equal(t, "one\nlib\n", out)
+
+	_, err = netns.New(netns.Config{Prefix: f.prefix, Dir: f.dir, PrivateDirs: []string{"etc"}})
+	require.Error(t, err)
+	_, err = netns.New(netns.Config{Prefix: f.prefix, Dir: f.dir, PrivateDirs: []string{"/no/such/dir"}})
+	require.Error(t, err)
+}

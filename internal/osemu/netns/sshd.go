@@ -31,6 +31,7 @@ const (
 	filePid     = "sshd.pid"
 	fileLog     = "sshd.log"
 	fileState   = "state.json"
+	dirOverlay  = "overlay" // upper layers of Config.PrivateDirs
 )
 
 // state records a built server; its fingerprint says what was built.
@@ -193,11 +194,21 @@ LogLevel INFO
 
 // startScript runs inside the server's fresh UTS and mount namespaces:
 // set the hostname (hostname(1) rejects some names, e.g. with '_'; /proc/sys
-// may be read-only in containers, so try both), bind the passwd copy with
-// the root aliases, then start sshd, which daemonises.
+// may be read-only in containers, so try both), overlay the private
+// directories, bind the passwd copy with the root aliases, then start sshd,
+// which daemonises. Arguments: hostname passwd sshd config log overlays
+// [dir...].
 const startScript = `hostname "$1" 2>/dev/null || printf %s "$1" > /proc/sys/kernel/hostname || exit 1
-if [ -n "$2" ]; then mount --bind "$2" /etc/passwd || exit 1; fi
-exec "$3" -f "$4" -E "$5"`
+host=$1 passwd=$2 sshd=$3 cfg=$4 log=$5 ov=$6
+shift 6
+i=0
+for d in "$@"; do
+  i=$((i+1))
+  mkdir -p "$ov/$i/upper" "$ov/$i/work" || exit 1
+  mount -t overlay overlay -o "lowerdir=$d,upperdir=$ov/$i/upper,workdir=$ov/$i/work" "$d" || exit 1
+done
+if [ -n "$passwd" ]; then mount --bind "$passwd" /etc/passwd || exit 1; fi
+exec "$sshd" -f "$cfg" -E "$log"`
 
 func (b *Backend) startSSHD(ctx context.Context, p *plan) error {
 	// sshd's privilege separation directory (Debian's default path).
@@ -214,9 +225,10 @@ func (b *Backend) startSSHD(ctx context.Context, p *plan) error {
 	// keys load, so the command returns and the server outlives us.
 	cfg := filepath.Join(p.dir, fileConfig)
 	desc := fmt.Sprintf("ip netns exec %s unshare --uts --mount --fork sh -c '<set hostname, bind passwd>; %s -f %s'", p.ns, b.sshd, cfg)
-	_, err := b.runDesc(ctx, desc, b.ip, "netns", "exec", p.ns, b.unshare, "--uts", "--mount", "--fork", "--",
+	args := []string{"netns", "exec", p.ns, b.unshare, "--uts", "--mount", "--fork", "--",
 		"/bin/sh", "-c", startScript, "sh", p.hostname, passwd, b.sshd,
-		cfg, filepath.Join(p.dir, fileLog))
+		cfg, filepath.Join(p.dir, fileLog), filepath.Join(p.dir, dirOverlay)}
+	_, err := b.runDesc(ctx, desc, b.ip, append(args, b.dirs...)...)
 	if err != nil {
 		return fmt.Errorf("start sshd: %w%s", err, b.logTail(p))
 	}

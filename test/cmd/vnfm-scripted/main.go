@@ -8,12 +8,13 @@ import (
 
 	"github.com/vnfm-project/vnfm/internal/cli"
 	"github.com/vnfm-project/vnfm/internal/driver"
+	"github.com/vnfm-project/vnfm/internal/server"
 	"github.com/vnfm-project/vnfm/test/scripted"
 )
 
 func main() {
 	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr, cli.Wiring{
-		Drivers: func() *driver.Registry {
+		Drivers: func(server.Deps) *driver.Registry {
 			reg := driver.NewRegistry()
 			scripted.New().Register(reg)
 			return reg

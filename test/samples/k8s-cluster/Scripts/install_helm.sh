@@ -1,54 +1,139 @@
 #!/usr/bin/env bash
-# Installs the Helm 3 client on a Kubernetes master node (Ubuntu).
+# install_helm.sh: installs the Helm 3 client on a Kubernetes master for the
+# vnfm Kubernetes-cluster management driver (mgmt-drivers-kubernetes). The
+# contract is scripts/k8s/README.md; this header is its summary.
 #
-# The vnfm Kubernetes management driver runs it as root on each master when
+# The driver runs it as root on each master, as `install_helm.sh install`
+# (the argument is optional), when
 # additionalParams.k8s_cluster_installation_param.helm_installation_script_path
-# is set. Environment:
+# is set.
 #
-#   HELM_VERSION     release to install, e.g. v3.15.4              (default v3.15.4)
-#   HELM_ARCH        amd64 | arm64 | ...                            (default: from dpkg)
-#   HELM_CHART_DIR   directory the driver copies Helm charts to      (default /var/lib/vnfm/helm)
-#   HELM_USER        user that will run helm; owns HELM_CHART_DIR    (default: $SUDO_USER, else root)
-#   HTTP_PROXY, HTTPS_PROXY, NO_PROXY   optional proxy for the download
+# ENVIRONMENT (all optional)
+#   HELM_VERSION                       Helm 3 release, "v3.16.4" or "3.16.4"  (default v3.16.4)
+#   HTTP_PROXY, HTTPS_PROXY, NO_PROXY  proxy for the download
 #
-# The release archive is checked against its published SHA-256 sum. Running
-# it again with the same version installed changes nothing.
+# WHAT IT DOES
+#   Downloads https://get.helm.sh/helm-VERSION-linux-ARCH.tar.gz (ARCH from
+#   dpkg: amd64, arm64, ...), checks it against the published .sha256sum and
+#   installs the binary as /usr/local/bin/helm. When helm already reports
+#   HELM_VERSION nothing is downloaded or changed. Done once `helm version` works.
+#
+# EXIT CODES
+#   0  helm HELM_VERSION is installed and `helm version` works
+#   1  failed (download, checksum mismatch, ...); stderr says why
+#   2  bad usage or environment (HELM_VERSION not a Helm 3 release, not root)
+#
+# OUTPUT
+#   Timestamped progress lines on stderr, nothing on stdout.
 set -euo pipefail
 
-log() { printf '%s install_helm: %s\n' "$(date -u +%FT%TZ)" "$*" >&2; }
+readonly PROG=install_helm
+readonly DEST=/usr/local/bin/helm
+readonly BASE_URL=https://get.helm.sh
+
+exec 1>&2
+
+log() { printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$PROG" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+bad_env() { log "error: $*"; exit 2; }
 
-[ "$(id -u)" -eq 0 ] || die "must run as root"
+WORK=""
+on_exit() {
+  local rc=$?
+  if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
+  if [ "$rc" -ne 0 ]; then log "failed (exit $rc)"; fi
+  exit "$rc"
+}
+trap on_exit EXIT
 
-HELM_VERSION=${HELM_VERSION:-v3.15.4}
-case "$HELM_VERSION" in v*) ;; *) HELM_VERSION=v$HELM_VERSION ;; esac
-HELM_ARCH=${HELM_ARCH:-$(dpkg --print-architecture)}
-HELM_CHART_DIR=${HELM_CHART_DIR:-/var/lib/vnfm/helm}
-HELM_USER=${HELM_USER:-${SUDO_USER:-root}}
+HELM_VERSION=${HELM_VERSION:-v3.16.4}
+case $HELM_VERSION in v*) ;; *) HELM_VERSION=v$HELM_VERSION ;; esac
+[[ $HELM_VERSION =~ ^v3\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$ ]] ||
+  bad_env "HELM_VERSION '$HELM_VERSION' is not a Helm 3 release (v3.X.Y)"
+[ "$(id -u)" -eq 0 ] || bad_env "must run as root"
+case "$*" in
+"" | install) ;;
+*) bad_env "usage: $0 [install]" ;;
+esac
 
-if [ -n "${HTTP_PROXY:-}${HTTPS_PROXY:-}" ]; then
-  export http_proxy=${HTTP_PROXY:-} https_proxy=${HTTPS_PROXY:-${HTTP_PROXY:-}} no_proxy=${NO_PROXY:-}
+# helm wants a home for its (unused here) config paths.
+export HOME=${HOME:-/root}
+
+HTTP_PROXY=${HTTP_PROXY:-${http_proxy:-}}
+HTTPS_PROXY=${HTTPS_PROXY:-${https_proxy:-}}
+NO_PROXY=${NO_PROXY:-${no_proxy:-}}
+if [ -n "$HTTP_PROXY$HTTPS_PROXY" ]; then
+  HTTP_PROXY=${HTTP_PROXY:-$HTTPS_PROXY}
+  HTTPS_PROXY=${HTTPS_PROXY:-$HTTP_PROXY}
+  export HTTP_PROXY HTTPS_PROXY NO_PROXY
+  export http_proxy=$HTTP_PROXY https_proxy=$HTTPS_PROXY no_proxy=$NO_PROXY
 fi
 
-installed=$(helm version --template '{{ .Version }}' 2>/dev/null || true)
-if [ "$installed" = "$HELM_VERSION" ]; then
-  log "helm ${HELM_VERSION} is already installed"
-else
-  command -v curl >/dev/null || { apt-get update -q && apt-get install -y -q curl ca-certificates; }
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
-  archive=helm-${HELM_VERSION}-linux-${HELM_ARCH}.tar.gz
-  log "downloading ${archive}"
-  curl -fsSL -o "$work/$archive" "https://get.helm.sh/${archive}"
-  curl -fsSL -o "$work/$archive.sha256sum" "https://get.helm.sh/${archive}.sha256sum"
-  (cd "$work" && sha256sum -c "$archive.sha256sum") || die "checksum mismatch for ${archive}"
-  tar -xzf "$work/$archive" -C "$work"
-  install -m 0755 "$work/linux-${HELM_ARCH}/helm" /usr/local/bin/helm
-  log "installed $(helm version --short)"
-fi
+# helm_version BIN: the version BIN reports, empty when it does not run.
+helm_version() { "$1" version --template '{{.Version}}' 2>/dev/null || true; }
 
-install -d -m 0755 "$HELM_CHART_DIR"
-if id "$HELM_USER" >/dev/null 2>&1; then
-  chown "$HELM_USER" "$HELM_CHART_DIR"
-fi
-log "charts go to ${HELM_CHART_DIR}"
+helm_arch() {
+  local a
+  if command -v dpkg >/dev/null; then a=$(dpkg --print-architecture); else a=$(uname -m); fi
+  case $a in
+  amd64 | x86_64) echo amd64 ;;
+  arm64 | aarch64) echo arm64 ;;
+  armhf | armv7l) echo arm ;;
+  i386 | i686) echo 386 ;;
+  ppc64el | ppc64le) echo ppc64le ;;
+  s390x) echo s390x ;;
+  riscv64) echo riscv64 ;;
+  *) die "no Helm build for architecture $a" ;;
+  esac
+}
+
+fetch() { curl -fsSL --retry 5 --retry-delay 5 --connect-timeout 20 --max-time 600 -o "$2" "$1"; }
+
+install_helm() {
+  local arch archive sum want got
+  arch=$(helm_arch)
+  archive=helm-$HELM_VERSION-linux-$arch.tar.gz
+  if ! command -v curl >/dev/null; then
+    log "installing curl"
+    DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=600 update </dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -qq -y -o DPkg::Lock::Timeout=600 install --no-install-recommends curl ca-certificates </dev/null
+  fi
+  WORK=$(mktemp -d /tmp/install_helm.XXXXXX)
+  log "downloading $BASE_URL/$archive"
+  fetch "$BASE_URL/$archive" "$WORK/$archive" || die "cannot download $BASE_URL/$archive"
+  fetch "$BASE_URL/$archive.sha256sum" "$WORK/$archive.sha256sum" || die "cannot download $BASE_URL/$archive.sha256sum"
+  want=$(awk 'NR == 1 { print tolower($1) }' "$WORK/$archive.sha256sum")
+  [[ $want =~ ^[0-9a-f]{64}$ ]] || die "$archive.sha256sum holds no SHA-256 sum"
+  sum=$(sha256sum "$WORK/$archive")
+  got=${sum%% *}
+  [ "$got" = "$want" ] || die "checksum mismatch for $archive: got $got, published $want"
+  log "checksum ok ($got)"
+  tar -xzf "$WORK/$archive" -C "$WORK" "linux-$arch/helm" || die "$archive has no linux-$arch/helm"
+  [ "$(helm_version "$WORK/linux-$arch/helm")" = "$HELM_VERSION" ] ||
+    die "the helm binary in $archive does not run or is not $HELM_VERSION"
+  install -m 0755 "$WORK/linux-$arch/helm" "$DEST.new"
+  mv -f "$DEST.new" "$DEST"
+  log "installed $DEST $HELM_VERSION"
+}
+
+main() {
+  exec 9>/run/lock/vnfm-install_helm.lock
+  flock -w 600 9 || die "another install_helm.sh is still running"
+  local current
+  current=$(helm_version "$DEST")
+  if [ "$current" = "$HELM_VERSION" ]; then
+    log "helm $HELM_VERSION is already installed ($DEST)"
+  else
+    if [ -n "$current" ]; then log "replacing helm $current with $HELM_VERSION"; fi
+    install_helm
+  fi
+  local path_helm
+  path_helm=$(command -v helm || true)
+  if [ "$path_helm" != "$DEST" ]; then
+    log "warning: 'helm' in PATH is ${path_helm:-missing}, not $DEST"
+  fi
+  "$DEST" version || die "helm version does not work"
+  log "done"
+}
+
+main "$@"
