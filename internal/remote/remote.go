@@ -31,6 +31,9 @@ const (
 // caller must re-pin deliberately) or an attack.
 var ErrHostKeyMismatch = errors.New("ssh host key mismatch")
 
+// ErrAuth marks a server that refused the credentials.
+var ErrAuth = errors.New("ssh authentication failed")
+
 // Auth holds the credentials. Its String, GoString and LogValue methods
 // redact the secrets so that logging a Config cannot leak them.
 type Auth struct {
@@ -79,7 +82,11 @@ type Config struct {
 	// negative means a single attempt. No attempt starts after it elapsed, so
 	// Dial may take up to ConnectFor+DialTimeout.
 	ConnectFor time.Duration
-	Log        *slog.Logger // nil discards
+	// AuthRetryFor is how long refused credentials are retried: a booting
+	// VM's sshd may answer before cloud-init has installed the key or the
+	// password. Default 0: fail at once.
+	AuthRetryFor time.Duration
+	Log          *slog.Logger // nil discards
 }
 
 // LogValue keeps slog from printing the secrets, whatever the handler (a
@@ -162,7 +169,15 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("ssh dial %s: %w (last error: %v)", addr, ctx.Err(), err)
 		}
-		if !retryable(err) {
+		// A failure after the host key was checked is the server refusing
+		// the credentials (x/crypto/ssh has no error type for it).
+		authFailed := hk.seen != nil && !errors.Is(err, ErrHostKeyMismatch)
+		if authFailed {
+			err = fmt.Errorf("%w: %w", ErrAuth, err)
+		}
+		if authFailed && time.Since(start) < cfg.AuthRetryFor {
+			log.DebugContext(ctx, "ssh authentication refused, retrying", "attempt", attempt, "err", err)
+		} else if !retryable(err) {
 			log.DebugContext(ctx, "ssh connect failed", "attempt", attempt, "err", err)
 			return nil, fmt.Errorf("ssh dial %s: %w", addr, err)
 		}

@@ -301,8 +301,40 @@ func TestDialWrongClientKeyFailsAtOnce(t *testing.T) {
 	start := time.Now()
 	_, err := Dial(t.Context(), cfg)
 	require.ErrorContains(t, err, "unable to authenticate")
+	require.ErrorIs(t, err, ErrAuth)
 	require.Less(t, time.Since(start), 5*time.Second, "auth failure must not be retried")
 	require.NotContains(t, err.Error(), "PRIVATE KEY")
+}
+
+// A VM's sshd may answer before cloud-init installed the login key:
+// AuthRetryFor keeps trying until the key is there.
+func TestDialRetriesAuthWhileKeyIsInstalled(t *testing.T) {
+	t.Parallel()
+	s := startSSHD(t)
+	authKeys := filepath.Join(s.dir, "authorized_keys")
+	keys, err := os.ReadFile(authKeys)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(authKeys, nil, 0o600))
+	cfg := s.config(nil)
+	cfg.ConnectFor = 20 * time.Second
+	cfg.AuthRetryFor = 15 * time.Second
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		_ = os.WriteFile(authKeys, keys, 0o600)
+	}()
+	start := time.Now()
+	c, err := Dial(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	require.GreaterOrEqual(t, time.Since(start), 1500*time.Millisecond)
+
+	// Once AuthRetryFor has passed, a refusal is final.
+	require.NoError(t, os.WriteFile(authKeys, nil, 0o600))
+	cfg.AuthRetryFor = time.Second
+	start = time.Now()
+	_, err = Dial(t.Context(), cfg)
+	require.ErrorIs(t, err, ErrAuth)
+	require.Less(t, time.Since(start), 10*time.Second)
 }
 
 func TestDialHonoursContext(t *testing.T) {

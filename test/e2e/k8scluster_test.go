@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,7 +41,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/osemu/netns"
 	"github.com/vnfm-project/vnfm/internal/remote"
 	"github.com/vnfm-project/vnfm/internal/server"
-	"github.com/vnfm-project/vnfm/internal/store/storetest"
+	"github.com/vnfm-project/vnfm/internal/store/sqlitestore"
 	"github.com/vnfm-project/vnfm/test/k8slab"
 	"github.com/vnfm-project/vnfm/test/scripted"
 )
@@ -63,6 +64,7 @@ type k8sLab struct {
 	keyPEM  string
 	vnfdID  string
 	kube    kubernetes.Interface
+	dbDir   string // the SQLite files, searched for secrets at rest
 	timings []string
 }
 
@@ -141,13 +143,18 @@ func newK8sLab(t *testing.T) *k8sLab {
 	})
 
 	osDrv := openstack.New(openstack.Config{PollInterval: 20 * time.Millisecond})
-	e := newEnvDeps(t, storetest.SQLite(t), 100, func(reg *driver.Registry, _ *scripted.Driver, d server.Deps) {
+	dbDir := t.TempDir()
+	st, err := sqlitestore.Open(ctx, filepath.Join(dbDir, "vnfm.db"), slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	require.NoError(t, st.Migrate(ctx))
+	e := newEnvDeps(t, st, 100, func(reg *driver.Registry, _ *scripted.Driver, d server.Deps) {
 		reg.RegisterInfra(osDrv, openstack.VimTypes...)
 		reg.RegisterMgmt(k8scluster.Name, k8scluster.New(k8scluster.Config{
 			Vims: d.Vims, Log: d.Log, SSHConnectFor: 10 * time.Second, JoinTimeout: 3 * time.Minute, DrainTimeout: 20 * time.Second,
 		}))
 	}, realPackages)
-	l := &k8sLab{env: e, lab: lab, emu: emu, be: be, emuURL: hs.URL}
+	l := &k8sLab{env: e, lab: lab, emu: emu, be: be, emuURL: hs.URL, dbDir: dbDir}
 	r := e.do("POST", "/v1.0/vims.json", map[string]any{"vim": map[string]any{
 		"name": "emulator", "type": "openstack", "is_default": true, "auth_url": hs.URL + "/v3",
 		"vim_project": map[string]any{"name": osemu.DefaultProject, "project_domain_name": osemu.DefaultDomain},
@@ -190,16 +197,48 @@ func newK8sLab(t *testing.T) *k8sLab {
 	return l
 }
 
-// timed runs an LCM task to COMPLETED and records how long it took.
+// timed runs an LCM task to COMPLETED and records how long it took, and
+// in which steps (from the conductor's "step done" log lines).
 func (l *k8sLab) timed(name, id, task string, body any) time.Duration {
 	l.t.Helper()
 	start := time.Now()
 	op := l.task(id, task, body)
 	l.waitFor(op, 8*time.Minute, "COMPLETED")
 	d := time.Since(start)
-	l.timings = append(l.timings, fmt.Sprintf("%s: %v", name, d.Round(10*time.Millisecond)))
-	l.t.Logf("%s: POST to COMPLETED in %v", name, d.Round(10*time.Millisecond))
+	line := fmt.Sprintf("%s: %v (%s)", name, d.Round(10*time.Millisecond), l.steps(op))
+	l.timings = append(l.timings, line)
+	l.t.Log(line)
 	return d
+}
+
+// steps lists the durations of op's steps as the conductor logged them,
+// and what the management driver said took time within them.
+func (l *k8sLab) steps(op string) string {
+	var parts, driver []string
+	for _, ln := range strings.Split(l.logBuf.String(), "\n") {
+		var rec struct {
+			Msg      string `json:"msg"`
+			OpOcc    string `json:"op_occ_id"`
+			Step     string `json:"step"`
+			Duration int64  `json:"duration"`
+			Took     int64  `json:"took"`
+			Script   string `json:"script"`
+			Action   string `json:"action"`
+			Node     string `json:"node"`
+		}
+		if json.Unmarshal([]byte(ln), &rec) != nil || rec.OpOcc != op {
+			continue
+		}
+		switch {
+		case rec.Msg == "step done":
+			parts = append(parts, fmt.Sprintf("%s %v", rec.Step, time.Duration(rec.Duration).Round(10*time.Millisecond)))
+		case rec.Took != 0 && rec.Action != "":
+			driver = append(driver, fmt.Sprintf("%s %s on %s %v", rec.Script, rec.Action, rec.Node, time.Duration(rec.Took)))
+		case rec.Took != 0:
+			driver = append(driver, fmt.Sprintf("%s %s %v", rec.Msg, rec.Node, time.Duration(rec.Took)))
+		}
+	}
+	return strings.Join(parts, ", ") + "\n      " + strings.Join(driver, "; ")
 }
 
 type labNode struct {
@@ -556,7 +595,7 @@ func TestK8sClusterLab(t *testing.T) {
 	start := time.Now()
 	require.Equal(t, 202, l.do("POST", "/vnflcm/v1/vnf_lcm_op_occs/"+op+"/retry", nil).status)
 	l.waitFor(op, 8*time.Minute, "COMPLETED")
-	l.timings = append(l.timings, fmt.Sprintf("heal master retry after faults: %v", time.Since(start).Round(10*time.Millisecond)))
+	l.timings = append(l.timings, fmt.Sprintf("heal master, retry after the faults: %v (%s)", time.Since(start).Round(10*time.Millisecond), l.steps(op)))
 	masters, workers = l.checkCluster(id)
 
 	// Heal worker 1: its pod is evicted, its Node re-registers from the
@@ -624,7 +663,17 @@ func TestK8sClusterLab(t *testing.T) {
 		assert.NotEqual(t, "ETSINFV.KUBERNETES.V_1", x.(map[string]any)["vimType"])
 	}
 
-	// No response or log line carries the node key or a cluster token.
+	// No response, log line or database file carries the node key or a
+	// cluster token (the management driver's state is sealed at rest).
+	files, err := filepath.Glob(filepath.Join(l.dbDir, "vnfm.db*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NotContains(t, string(data), "OPENSSH PRIVATE KEY", "%s holds the node key in clear", f)
+		require.NotContains(t, string(data), l.lab.AdminToken)
+	}
 	l.mu.Lock()
 	bodies := append([][]byte(nil), l.bodies...)
 	l.mu.Unlock()

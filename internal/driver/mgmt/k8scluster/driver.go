@@ -42,6 +42,9 @@ type Config struct {
 	// SSHConnectFor bounds how long a node's SSH server may take to come up
 	// (a replaced VM is still booting). Default 5m.
 	SSHConnectFor time.Duration
+	// SSHAuthRetryFor bounds retrying refused credentials: sshd may answer
+	// before cloud-init has set the password or key. Default 1m.
+	SSHAuthRetryFor time.Duration
 	// ScriptTimeout bounds one node script run. Default 30m.
 	ScriptTimeout time.Duration
 	// JoinTimeout bounds the wait for a joined node, an API server or an
@@ -71,6 +74,7 @@ func New(cfg Config) *Driver {
 		}
 	}
 	def(&cfg.SSHConnectFor, 5*time.Minute)
+	def(&cfg.SSHAuthRetryFor, time.Minute)
 	def(&cfg.ScriptTimeout, 30*time.Minute)
 	def(&cfg.JoinTimeout, 5*time.Minute)
 	def(&cfg.DrainTimeout, 2*time.Minute)
@@ -83,8 +87,11 @@ type state struct {
 	Install *installParam `json:"install,omitempty"`
 	// VimID is the Kubernetes VIM registered for the cluster; it is also
 	// the id of the vimConnectionInfo entry that names it.
-	VimID    string `json:"vimId,omitempty"`
+	VimID string `json:"vimId,omitempty"`
+	// Endpoint is the API as every node and the VIM reach it: HAProxy
+	// on VIP (keepalived's), else on the first master.
 	Endpoint string `json:"endpoint,omitempty"`
+	VIP      string `json:"vip,omitempty"`
 	CA       string `json:"ca,omitempty"`
 	Token    string `json:"token,omitempty"`
 	// HostKeys pins each VM's SSH host key, by Nova server id.
@@ -167,10 +174,12 @@ func (d *Driver) install(ctx context.Context, req *driver.Request, st *state) (*
 	}
 	st.Joined[first.VnfcID] = first.ResourceID
 	s.log.Info("first master initialised", "node", first.Name, "ip", first.IP, "took", time.Since(start).Round(time.Millisecond))
+	joined := masters[:1:1]
 	for _, m := range masters[1:] {
-		if err := s.joinMaster(ctx, k, m, masters[:1], masters); err != nil {
+		if err := s.joinMaster(ctx, k, m, joined, masters); err != nil {
 			return nil, err
 		}
+		joined = append(joined, m)
 	}
 	if err := s.setHAProxy(ctx, masters); err != nil {
 		return nil, err
@@ -215,7 +224,7 @@ func (d *Driver) deregister(ctx context.Context, req *driver.Request, st *state)
 		d.log.Info("kubernetes VIM deregistered", "vim_id", st.VimID, "vnf_instance_id", req.Instance.ID)
 		res.RemoveVimConnectionIDs = []string{st.VimID}
 	}
-	st.VimID, st.Token, st.Endpoint, st.CA = "", "", "", ""
+	st.VimID, st.Token, st.Endpoint, st.VIP, st.CA = "", "", "", "", ""
 	st.Joined, st.HostKeys = map[string]string{}, map[string]string{}
 	raw, err := st.raw()
 	if err != nil {
@@ -370,7 +379,7 @@ func (d *Driver) HealEnd(ctx context.Context, req *driver.Request) (*driver.Resu
 	}
 	var vims []model.VimConnectionInfo
 	if len(healM) > 0 && st.VimID != "" {
-		res, err := s.registerVim(ctx, nil, masters)
+		res, err := s.registerVim(ctx, k, masters)
 		if err != nil {
 			return nil, err
 		}

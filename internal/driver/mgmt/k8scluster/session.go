@@ -83,11 +83,12 @@ func (s *session) ssh(ctx context.Context, n node) (*remote.Client, error) {
 	}
 	np := s.st.Install.nodeParam(n.Master)
 	c, err := remote.Dial(ctx, remote.Config{
-		Addr:       net.JoinHostPort(n.SSHIP, "22"),
-		Auth:       remote.Auth{Username: np.Username, Password: np.Password, PrivateKey: []byte(np.PrivateKey)},
-		HostKey:    s.st.HostKeys[n.ResourceID],
-		ConnectFor: s.d.cfg.SSHConnectFor,
-		Log:        s.log,
+		Addr:         net.JoinHostPort(n.SSHIP, "22"),
+		Auth:         remote.Auth{Username: np.Username, Password: np.Password, PrivateKey: []byte(np.PrivateKey)},
+		HostKey:      s.st.HostKeys[n.ResourceID],
+		ConnectFor:   s.d.cfg.SSHConnectFor,
+		AuthRetryFor: s.d.cfg.SSHAuthRetryFor,
+		Log:          s.log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ssh to %s %s (%s): %w", role(n), n.Name, n.SSHIP, err)
@@ -148,12 +149,8 @@ func (s *session) setEndpoint(vip string, first node) {
 	if host == "" {
 		host = first.IP
 	}
+	s.st.VIP = vip
 	s.st.Endpoint = net.JoinHostPort(host, strconv.Itoa(haproxyPort))
-}
-
-func (s *session) vip() string {
-	host, _, _ := net.SplitHostPort(s.st.Endpoint)
-	return host
 }
 
 // nodeEnv is the script environment for node n of a cluster with masters.
@@ -170,8 +167,8 @@ func (s *session) nodeEnv(n node, masters []node, extra map[string]string) map[s
 		"K8S_API_PORT":               strconv.Itoa(apiPort),
 		"K8S_HAPROXY_PORT":           strconv.Itoa(haproxyPort),
 	}
-	if vip := s.vip(); vip != masters[0].IP || s.st.Install.Master.ClusterIP != "" || s.st.Install.Master.ClusterCpName != "" {
-		env["K8S_VIP"] = vip
+	if s.st.VIP != "" {
+		env["K8S_VIP"] = s.st.VIP
 	}
 	for k, v := range extra {
 		env[k] = v
@@ -312,6 +309,13 @@ func (s *session) joinMaster(ctx context.Context, k *kube, n node, members, mast
 	if err := ec.Promote(ctx, m.ID, s.d.cfg.JoinTimeout); err != nil {
 		return undo(fmt.Errorf("promote etcd member of master %s: %w", n.Name, err))
 	}
+	var unhealthy error
+	if err := poll(ctx, s.d.cfg.JoinTimeout, 500*time.Millisecond, func(ctx context.Context) (bool, error) {
+		unhealthy = ec.Healthy(ctx)
+		return unhealthy == nil, nil
+	}); err != nil {
+		return fmt.Errorf("etcd is not healthy after master %s joined: %w (%w)", n.Name, unhealthy, err)
+	}
 	if err := k.waitNode(ctx, n.Name, s.d.cfg.JoinTimeout); err != nil {
 		return fmt.Errorf("master %s did not register its node: %w", n.Name, err)
 	}
@@ -438,7 +442,6 @@ func (s *session) installHelm(ctx context.Context, masters []node) error {
 
 // registerVim registers (or updates) the cluster's Kubernetes VIM, with
 // helm_info when Helm is on the masters, and returns its vimConnectionInfo.
-// k may be nil when the VIM token is already known.
 func (s *session) registerVim(ctx context.Context, k *kube, masters []node) (*driver.Result, error) {
 	p := s.st.Install
 	if s.st.Token == "" {

@@ -1163,8 +1163,12 @@ func TestEndpointAndNodeEnv(t *testing.T) {
 		s := d.session(&driver.Request{}, &state{Install: testParam()})
 		s.setEndpoint("", m1)
 		require.Equal(t, "10.0.0.11:8443", s.st.Endpoint)
-		require.Equal(t, "10.0.0.11", s.vip())
-		env := s.nodeEnv(m2, []node{m1, m2}, map[string]string{"K8S_TOKEN": "t", "K8S_NODE_IP": "override"})
+		require.Empty(t, s.st.VIP)
+		// Also when the first master is not first in the list any more
+		// (after a heal): no K8S_VIP without a VIP.
+		env := s.nodeEnv(m2, []node{m2, m1}, nil)
+		require.NotContains(t, env, "K8S_VIP")
+		env = s.nodeEnv(m2, []node{m1, m2}, map[string]string{"K8S_TOKEN": "t", "K8S_NODE_IP": "override"})
 		require.Equal(t, map[string]string{
 			"K8S_NODE_NAME":              "masternode-m2",
 			"K8S_NODE_IP":                "override",
@@ -1189,7 +1193,7 @@ func TestEndpointAndNodeEnv(t *testing.T) {
 		s := d.session(&driver.Request{}, &state{Install: testParam()})
 		s.setEndpoint("fd00::100", m1)
 		require.Equal(t, "[fd00::100]:8443", s.st.Endpoint)
-		require.Equal(t, "fd00::100", s.vip())
+		require.Equal(t, "fd00::100", s.st.VIP)
 	})
 	require.Equal(t, "https://10.0.0.11:2379", etcdURL(true, "10.0.0.11", etcdClientPort))
 	require.Equal(t, "http://[fd00::1]:2380", etcdURL(false, "fd00::1", etcdPeerPort))
