@@ -636,6 +636,19 @@ func TestK8sClusterLab(t *testing.T) {
 	_, err = l.kube.CoreV1().Nodes().Get(context.Background(), nodeName(added), metav1.GetOptions{})
 	assert.True(t, isNotFound(err), "its Node is deleted: %v", err)
 
+	// scale_to_level has no scale_start victims: the Node of the worker
+	// Heat removed goes at scale_end.
+	l.timed("scale out workers again", id, "scale", map[string]any{"type": "SCALE_OUT", "aspectId": "worker_instance"})
+	_, workers = l.checkCluster(id)
+	require.Len(t, workers, 3)
+	added = workers[2]
+	l.timed("scale workers to level 0", id, "scale_to_level", map[string]any{"scaleInfo": []any{
+		map[string]any{"aspectId": "worker_instance", "scaleLevel": 0}, map[string]any{"aspectId": "master_instance", "scaleLevel": 2}}})
+	_, workers = l.checkCluster(id)
+	require.Len(t, workers, 2)
+	_, err = l.kube.CoreV1().Nodes().Get(context.Background(), nodeName(added), metav1.GetOptions{})
+	assert.True(t, isNotFound(err), "its Node is deleted: %v", err)
+
 	// Scaling the masters is refused with the reason.
 	op = l.task(id, "scale", map[string]any{"type": "SCALE_IN", "aspectId": "master_instance"})
 	failedOp = l.waitFor(op, time.Minute, "FAILED_TEMP")

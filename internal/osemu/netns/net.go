@@ -328,6 +328,9 @@ func (b *Backend) createNet(ctx context.Context, p *plan) error {
 			[]string{"link", "set", pt.Veth, "master", pt.Bridge, "up"},
 			[]string{"-n", p.ns, "addr", "add", netip.PrefixFrom(pt.IP, pt.Subnet.Bits()).String(), "dev", pt.Ifname},
 			[]string{"-n", p.ns, "link", "set", pt.Ifname, "up"},
+			// A deleted server's address may come back with another MAC
+			// (a new port): the host must not keep the old one's ARP entry.
+			[]string{"neigh", "flush", "to", pt.IP.String(), "dev", pt.Bridge},
 		)
 	}
 	if len(p.ports) > 0 {

@@ -96,8 +96,10 @@ type state struct {
 	Token    string `json:"token,omitempty"`
 	// HostKeys pins each VM's SSH host key, by Nova server id.
 	HostKeys map[string]string `json:"hostKeys,omitempty"`
-	// Joined maps each VNFC in the cluster to the server that joined.
+	// Joined maps each VNFC in the cluster to the server that joined,
+	// Names to its Kubernetes node name.
 	Joined map[string]string `json:"joined,omitempty"`
+	Names  map[string]string `json:"names,omitempty"`
 }
 
 func loadState(raw json.RawMessage) (*state, error) {
@@ -112,6 +114,9 @@ func loadState(raw json.RawMessage) (*state, error) {
 	}
 	if st.Joined == nil {
 		st.Joined = map[string]string{}
+	}
+	if st.Names == nil {
+		st.Names = map[string]string{}
 	}
 	return st, nil
 }
@@ -172,7 +177,7 @@ func (d *Driver) install(ctx context.Context, req *driver.Request, st *state) (*
 	if err != nil {
 		return nil, err
 	}
-	st.Joined[first.VnfcID] = first.ResourceID
+	st.Joined[first.VnfcID], st.Names[first.VnfcID] = first.ResourceID, first.Name
 	s.log.Info("first master initialised", "node", first.Name, "ip", first.IP, "took", time.Since(start).Round(time.Millisecond))
 	joined := masters[:1:1]
 	for _, m := range masters[1:] {
@@ -225,7 +230,7 @@ func (d *Driver) deregister(ctx context.Context, req *driver.Request, st *state)
 		res.RemoveVimConnectionIDs = []string{st.VimID}
 	}
 	st.VimID, st.Token, st.Endpoint, st.VIP, st.CA = "", "", "", "", ""
-	st.Joined, st.HostKeys = map[string]string{}, map[string]string{}
+	st.Joined, st.Names, st.HostKeys = map[string]string{}, map[string]string{}, map[string]string{}
 	raw, err := st.raw()
 	if err != nil {
 		return nil, err
@@ -315,6 +320,7 @@ func (d *Driver) HealStart(ctx context.Context, req *driver.Request) (*driver.Re
 				return nil, err
 			}
 			delete(st.Joined, m.VnfcID)
+			delete(st.Names, m.VnfcID)
 		}
 		if err := s.setHAProxy(ctx, survivors); err != nil {
 			return nil, err
@@ -506,23 +512,39 @@ func (d *Driver) ScaleEnd(ctx context.Context, req *driver.Request) (*driver.Res
 	s := d.session(req, st)
 	defer s.close()
 	var k *kube
+	client := func() (*kube, error) {
+		if k == nil {
+			k, err = s.admin(ctx, masters[0])
+		}
+		return k, err
+	}
 	live := map[string]bool{}
 	for _, n := range append(slices.Clone(masters), workers...) {
 		live[n.VnfcID] = true
 	}
 	for id := range st.Joined {
-		if !live[id] {
-			delete(st.Joined, id)
+		if live[id] {
+			continue
 		}
+		// Gone without scale_start draining it (scale_to_level): its
+		// Node must not linger NotReady.
+		if name := st.Names[id]; name != "" {
+			if _, err := client(); err != nil {
+				return nil, err
+			}
+			if err := k.deleteNode(ctx, name); err != nil {
+				return nil, err
+			}
+		}
+		delete(st.Joined, id)
+		delete(st.Names, id)
 	}
 	for _, w := range workers {
 		if st.Joined[w.VnfcID] == w.ResourceID {
 			continue
 		}
-		if k == nil {
-			if k, err = s.admin(ctx, masters[0]); err != nil {
-				return nil, err
-			}
+		if _, err := client(); err != nil {
+			return nil, err
 		}
 		if err := s.joinWorker(ctx, k, w); err != nil {
 			return nil, err

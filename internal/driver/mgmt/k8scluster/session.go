@@ -322,7 +322,7 @@ func (s *session) joinMaster(ctx context.Context, k *kube, n node, members, mast
 	if err := s.waitAPI(ctx, k, n); err != nil {
 		return err
 	}
-	s.st.Joined[n.VnfcID] = n.ResourceID
+	s.st.Joined[n.VnfcID], s.st.Names[n.VnfcID] = n.ResourceID, n.Name
 	s.log.Info("master joined", "node", n.Name, "ip", n.IP, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -373,7 +373,7 @@ func (s *session) joinWorker(ctx context.Context, k *kube, n node) error {
 	if err := k.waitNode(ctx, n.Name, s.d.cfg.JoinTimeout); err != nil {
 		return fmt.Errorf("worker %s did not register its node: %w", n.Name, err)
 	}
-	s.st.Joined[n.VnfcID] = n.ResourceID
+	s.st.Joined[n.VnfcID], s.st.Names[n.VnfcID] = n.ResourceID, n.Name
 	s.log.Info("worker joined", "node", n.Name, "ip", n.IP, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -388,6 +388,7 @@ func (s *session) removeWorker(ctx context.Context, k *kube, n node) error {
 		return err
 	}
 	delete(s.st.Joined, n.VnfcID)
+	delete(s.st.Names, n.VnfcID)
 	s.log.Info("worker drained and deleted", "node", n.Name, "vnfc", n.VnfcID)
 	return nil
 }
