@@ -268,12 +268,17 @@ func (s *Service) setVims(inst *store.Instance, vims []model.VimConnectionInfo) 
 // private is the instance's internal state (store.Instance.Private).
 type private struct {
 	// VimConnectionID is the VIM the infrastructure driver works on.
-	VimConnectionID string          `json:"vimConnectionId,omitempty"`
-	InfraState      json.RawMessage `json:"infraState,omitempty"`
-	// MgmtState is kept sealed (MgmtSealed) at rest: management drivers
-	// keep node credentials in it.
-	MgmtState  json.RawMessage `json:"-"`
-	MgmtSealed []byte          `json:"mgmtSealed,omitempty"`
+	VimConnectionID string `json:"vimConnectionId,omitempty"`
+	// The drivers' states are kept sealed at rest: a management driver
+	// keeps node credentials in its, an infrastructure driver chart
+	// values.
+	InfraState  json.RawMessage `json:"-"`
+	MgmtState   json.RawMessage `json:"-"`
+	InfraSealed []byte          `json:"infraSealed,omitempty"`
+	MgmtSealed  []byte          `json:"mgmtSealed,omitempty"`
+	// PlainInfraState is how earlier versions stored InfraState; it is
+	// read, and sealed on the next write.
+	PlainInfraState json.RawMessage `json:"infraState,omitempty"`
 }
 
 func (s *Service) readPrivate(raw json.RawMessage) (*private, error) {
@@ -284,24 +289,38 @@ func (s *Service) readPrivate(raw json.RawMessage) (*private, error) {
 	if err := json.Unmarshal(raw, p); err != nil {
 		return nil, fmt.Errorf("decode instance private state: %w", err)
 	}
-	if p.MgmtSealed != nil {
-		st, err := s.box.Open(p.MgmtSealed)
-		if err != nil {
-			return nil, fmt.Errorf("open management driver state: %w", err)
+	p.InfraState, p.PlainInfraState = p.PlainInfraState, nil
+	for _, f := range []struct {
+		sealed []byte
+		dst    *json.RawMessage
+		what   string
+	}{{p.InfraSealed, &p.InfraState, "infrastructure"}, {p.MgmtSealed, &p.MgmtState, "management"}} {
+		if f.sealed == nil {
+			continue
 		}
-		p.MgmtState = st
+		st, err := s.box.Open(f.sealed)
+		if err != nil {
+			return nil, fmt.Errorf("open %s driver state: %w", f.what, err)
+		}
+		*f.dst = st
 	}
 	return p, nil
 }
 
 func (s *Service) writePrivate(p *private) (json.RawMessage, error) {
-	p.MgmtSealed = nil
-	if len(p.MgmtState) > 0 {
-		sealed, err := s.box.Seal(p.MgmtState)
-		if err != nil {
-			return nil, fmt.Errorf("seal management driver state: %w", err)
+	seal := func(st json.RawMessage) ([]byte, error) {
+		if len(st) == 0 {
+			return nil, nil
 		}
-		p.MgmtSealed = sealed
+		return s.box.Seal(st)
+	}
+	var err error
+	p.PlainInfraState = nil
+	if p.InfraSealed, err = seal(p.InfraState); err != nil {
+		return nil, fmt.Errorf("seal infrastructure driver state: %w", err)
+	}
+	if p.MgmtSealed, err = seal(p.MgmtState); err != nil {
+		return nil, fmt.Errorf("seal management driver state: %w", err)
 	}
 	return json.Marshal(p)
 }

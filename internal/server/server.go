@@ -110,6 +110,8 @@ type Server struct {
 type Deps struct {
 	Vims *vims.Service
 	Log  *slog.Logger
+	// DataDir is where drivers may keep files (Helm's repository cache).
+	DataDir string
 }
 
 // Drivers builds the driver registry from the server's services.
@@ -155,7 +157,7 @@ func New(ctx context.Context, cfg Config, st store.Store, mkDrivers Drivers, log
 		}
 		log.Info("vim from configuration", "vim_id", got.ID, "name", got.Name, "default", got.IsDefault)
 	}
-	drivers := mkDrivers(Deps{Vims: vimReg, Log: log})
+	drivers := mkDrivers(Deps{Vims: vimReg, Log: log, DataDir: cfg.DataDir})
 	svc := lcm.New(lcm.Config{
 		Store: st, Box: box, Drivers: drivers, Log: log, DefaultVim: cfg.DefaultVim, Vnfds: vnfds, Vims: vimReg,
 	})

@@ -64,6 +64,9 @@ func load() {
 				loadErr = err
 				return
 			}
+			if f == "SOL002/vnfInstance.schema.json" {
+				allowNoExtCps(doc)
+			}
 			if err := c.AddResource(path, doc); err != nil {
 				loadErr = err
 				return
@@ -75,6 +78,30 @@ func load() {
 			}
 			schemas[name] = append(schemas[name], s)
 		}
+	}
+}
+
+// allowNoExtCps lets a SOL002 VnfInstance have no external CPs, as a CNF
+// has none: SOL002 v2.6.1 alone requires instantiatedVnfInfo.extCpInfo
+// with at least one item (SOL003 v2.6.1 has it 0..N, as later SOL002
+// versions do). Nothing else of the schema is relaxed.
+func allowNoExtCps(doc any) {
+	props, _ := doc.(map[string]any)["properties"].(map[string]any)
+	info, _ := props["instantiatedVnfInfo"].(map[string]any)
+	if info == nil {
+		return
+	}
+	if req, ok := info["required"].([]any); ok {
+		kept := req[:0:0]
+		for _, r := range req {
+			if r != "extCpInfo" {
+				kept = append(kept, r)
+			}
+		}
+		info["required"] = kept
+	}
+	if ext, ok := info["properties"].(map[string]any)["extCpInfo"].(map[string]any); ok {
+		delete(ext, "minItems")
 	}
 }
 

@@ -35,6 +35,9 @@ import (
 // Components are the binaries the lab needs.
 var Components = []string{"etcd", "kube-apiserver", "kwok", "helm"}
 
+// ControlPlaneComponents are the binaries StartControlPlane runs.
+var ControlPlaneComponents = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+
 // Root is the repository root.
 func Root() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -45,15 +48,29 @@ func Root() string {
 // machine) and returns their directory.
 func Bin(t testing.TB) string {
 	t.Helper()
-	cmd := exec.Command("bash", append([]string{filepath.Join(Root(), "scripts", "lab", "build.sh")}, Components...)...)
+	return BinFor(t, Components...)
+}
+
+// BinFor builds what is missing of the given components (names as
+// scripts/lab/build.sh knows them; minutes, once per machine) and returns
+// the bin directory.
+func BinFor(t testing.TB, components ...string) string {
+	t.Helper()
+	require.NotEmpty(t, components, "BinFor: no components")
+	cmd := exec.Command("bash", append([]string{filepath.Join(Root(), "scripts", "lab", "build.sh")}, components...)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	require.NoError(t, err, "scripts/lab/build.sh: %s", stderr.String())
+	require.NoError(t, err, "scripts/lab/build.sh %s: %s", strings.Join(components, " "), stderr.String())
 	dir := strings.TrimSpace(string(out))
-	for _, c := range Components {
+	for _, c := range components {
 		_, err := os.Stat(filepath.Join(dir, c))
 		require.NoError(t, err, "lab binary %s", c)
+		if c == "kwok" {
+			// kwok is useless without its stages, which build.sh ships beside it.
+			_, err := os.Stat(filepath.Join(dir, "kwok-stages.yaml"))
+			require.NoError(t, err, "kwok stage configuration")
+		}
 	}
 	return dir
 }

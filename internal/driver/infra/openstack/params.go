@@ -350,11 +350,14 @@ func setPath(m map[string]any, v any, keys ...string) {
 	m[keys[len(keys)-1]] = v
 }
 
+// titleInvalid is the ProblemDetails title of a request the driver refuses.
+const titleInvalid = "Invalid request for the OpenStack driver"
+
 func unprocessable(msg string, err error) error {
 	if err != nil {
 		err = fmt.Errorf("%s: %w", msg, err)
 	} else {
 		err = errors.New(msg)
 	}
-	return &driver.ProblemError{Status: http.StatusUnprocessableEntity, Title: "Invalid request for the OpenStack driver", Err: err}
+	return &driver.ProblemError{Status: http.StatusUnprocessableEntity, Title: titleInvalid, Err: err}
 }

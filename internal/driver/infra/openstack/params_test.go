@@ -1,6 +1,7 @@
 package openstack
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -148,75 +149,6 @@ func TestStackParamsWithoutNfv(t *testing.T) {
 	assert.Equal(t, map[string]any{"x": "y"}, params)
 }
 
-func info(vnfcs map[string]int, levels map[string]int) *model.InstantiatedVnfInfo {
-	in := &model.InstantiatedVnfInfo{FlavourID: "simple"}
-	for vdu, n := range vnfcs {
-		for range n {
-			in.VnfcResourceInfo = append(in.VnfcResourceInfo, model.VnfcResourceInfo{VduID: vdu})
-		}
-	}
-	in.ScaleStatus = scaleStatus(levels)
-	return in
-}
-
-func TestScaleTargets(t *testing.T) {
-	_, f := vmSimple(t)
-	two := 2
-	got, err := scaleTargets(f, info(map[string]int{"VDU1": 1, "VDU2": 1}, map[string]int{"VDU1_scale": 0}),
-		&scaleParams{Type: "SCALE_OUT", AspectID: "VDU1_scale", NumberOfSteps: &two})
-	require.NoError(t, err)
-	assert.Equal(t, map[string]int{"VDU1": 3}, got)
-
-	got, err = scaleTargets(f, info(map[string]int{"VDU1": 3}, map[string]int{"VDU1_scale": 2}),
-		&scaleParams{Type: "SCALE_IN", AspectID: "VDU1_scale"})
-	require.NoError(t, err)
-	assert.Equal(t, map[string]int{"VDU1": 2}, got)
-
-	// Past max_scale_level, below 0, beyond vdu_profile, unknown aspect.
-	_, err = scaleTargets(f, info(map[string]int{"VDU1": 3}, map[string]int{"VDU1_scale": 2}), &scaleParams{Type: "SCALE_OUT", AspectID: "VDU1_scale"})
-	problem(t, err, 422)
-	_, err = scaleTargets(f, info(map[string]int{"VDU1": 1}, nil), &scaleParams{Type: "SCALE_IN", AspectID: "VDU1_scale"})
-	problem(t, err, 422)
-	_, err = scaleTargets(f, info(map[string]int{"VDU1": 3}, map[string]int{"VDU1_scale": 1}), &scaleParams{Type: "SCALE_OUT", AspectID: "VDU1_scale"})
-	pe := problem(t, err, 422)
-	assert.Contains(t, pe.Error(), "VDU1 would have 4 instances")
-	_, err = scaleTargets(f, info(nil, nil), &scaleParams{Type: "SCALE_OUT", AspectID: "nope"})
-	problem(t, err, 422)
-	_, err = scaleTargets(f, info(nil, nil), &scaleParams{Type: "SIDEWAYS", AspectID: "VDU1_scale"})
-	problem(t, err, 422)
-	zero := 0
-	_, err = scaleTargets(f, info(nil, nil), &scaleParams{Type: "SCALE_OUT", AspectID: "VDU1_scale", NumberOfSteps: &zero})
-	problem(t, err, 422)
-}
-
-func TestLevelTargets(t *testing.T) {
-	_, f := vmSimple(t)
-	cur := info(map[string]int{"VDU1": 3, "VDU2": 1}, map[string]int{"VDU1_scale": 2})
-	got, err := levelTargets(f, cur, &scaleToLevelParams{InstantiationLevelID: "instantiation_level_2"})
-	require.NoError(t, err)
-	assert.Equal(t, map[string]int{"VDU1": 2}, got)
-	got, err = levelTargets(f, cur, &scaleToLevelParams{ScaleInfo: []model.ScaleInfo{{AspectID: "VDU1_scale", ScaleLevel: 0}}})
-	require.NoError(t, err)
-	assert.Equal(t, map[string]int{"VDU1": 1}, got)
-
-	_, err = levelTargets(f, cur, &scaleToLevelParams{ScaleInfo: []model.ScaleInfo{{AspectID: "VDU1_scale", ScaleLevel: 3}}})
-	problem(t, err, 422)
-	_, err = levelTargets(f, cur, &scaleToLevelParams{InstantiationLevelID: "nope"})
-	problem(t, err, 422)
-	_, err = levelTargets(f, cur, &scaleToLevelParams{})
-	problem(t, err, 422)
-
-	// k8s-cluster: two aspects at once.
-	_, k := sample(t, "k8s-cluster", "Definitions/k8s_cluster_top.vnfd.yaml")
-	kc := info(map[string]int{"masterNode": 1, "workerNode": 2}, map[string]int{"master_instance": 0, "worker_instance": 0})
-	got, err = levelTargets(k, kc, &scaleToLevelParams{InstantiationLevelID: "instantiation_level_2"})
-	require.NoError(t, err)
-	assert.Equal(t, map[string]int{"masterNode": 3, "workerNode": 4}, got)
-	got, err = levelTargets(k, kc, &scaleToLevelParams{ScaleInfo: []model.ScaleInfo{{AspectID: "master_instance", ScaleLevel: 1}, {AspectID: "worker_instance", ScaleLevel: 2}}})
-	require.NoError(t, err)
-	assert.Equal(t, map[string]int{"masterNode": 2, "workerNode": 4}, got)
-}
-
 func TestParseVim(t *testing.T) {
 	ok := func(ai map[string]any) *model.VimConnectionInfo {
 		return &model.VimConnectionInfo{ID: "vim1", VimType: VimTypes[0],
@@ -296,4 +228,15 @@ func TestExtVLInfo(t *testing.T) {
 	require.Len(t, next, 2)
 	assert.JSONEq(t, `{"id":"e1","resourceHandle":{"vimConnectionId":"vim1","resourceId":"net1"}}`, string(next[0]))
 	assert.Equal(t, prev[1], next[1])
+}
+
+// Package scaling's refusals reach the user with the driver's title.
+func TestScaleRefusedTitle(t *testing.T) {
+	v, _ := vmSimple(t)
+	req := &driver.Request{Vnfd: v, Info: &model.InstantiatedVnfInfo{FlavourID: "simple"}, Params: json.RawMessage(`{"aspectId": "nope"}`)}
+	_, errScale := New(Config{}).Scale(context.Background(), req)
+	_, errLevel := New(Config{}).ScaleToLevel(context.Background(), req)
+	const title = "Invalid request for the OpenStack driver"
+	assert.Equal(t, []error{&driver.ProblemError{Status: 422, Title: title, Err: errors.New(`aspect "nope" is not in flavour simple`)},
+		&driver.ProblemError{Status: 422, Title: title, Err: errors.New("instantiationLevelId or scaleInfo is required")}}, []error{errScale, errLevel})
 }

@@ -8,149 +8,19 @@ import (
 	"time"
 
 	"github.com/vnfm-project/vnfm/internal/driver"
+	"github.com/vnfm-project/vnfm/internal/driver/scaling"
 	"github.com/vnfm-project/vnfm/internal/model"
 	"github.com/vnfm-project/vnfm/internal/vnfd"
 )
 
 type scaleParams struct {
-	Type             string         `json:"type"`
-	AspectID         string         `json:"aspectId"`
-	NumberOfSteps    *int           `json:"numberOfSteps"`
+	scaling.Request
 	AdditionalParams map[string]any `json:"additionalParams"`
 }
 
 type scaleToLevelParams struct {
-	InstantiationLevelID string            `json:"instantiationLevelId"`
-	ScaleInfo            []model.ScaleInfo `json:"scaleInfo"`
-	AdditionalParams     map[string]any    `json:"additionalParams"`
-}
-
-func currentLevel(info *model.InstantiatedVnfInfo, aspect string) int {
-	if info != nil {
-		for _, s := range info.ScaleStatus {
-			if s.AspectID == aspect {
-				return s.ScaleLevel
-			}
-		}
-	}
-	return 0
-}
-
-func vnfcCounts(info *model.InstantiatedVnfInfo) map[string]int {
-	out := map[string]int{}
-	if info != nil {
-		for _, v := range info.VnfcResourceInfo {
-			out[v.VduID]++
-		}
-	}
-	return out
-}
-
-// moveLevel adds to targets the instances each VDU gains (or loses) when
-// an aspect goes from level `from` to level `to`: the deltas of every step
-// crossed.
-func moveLevel(f *vnfd.Flavour, aspect string, from, to int, targets map[string]int) {
-	sign, lo, hi := 1, from+1, to
-	if to < from {
-		sign, lo, hi = -1, to+1, from
-	}
-	for s := lo; s <= hi; s++ {
-		for vdu, n := range f.AspectDelta(aspect, s) {
-			targets[vdu] += sign * n
-		}
-	}
-}
-
-// scaleTargets computes the VDU instance counts a ScaleVnfRequest asks for,
-// from the VNFCs in info; it fails with 422 when a count or the aspect's
-// level leaves what the VNFD allows.
-func scaleTargets(f *vnfd.Flavour, info *model.InstantiatedVnfInfo, p *scaleParams) (map[string]int, error) {
-	a, ok := f.Aspect(p.AspectID)
-	if !ok {
-		return nil, unprocessable(fmt.Sprintf("aspect %q is not in flavour %s", p.AspectID, f.ID), nil)
-	}
-	steps := 1
-	if p.NumberOfSteps != nil {
-		steps = *p.NumberOfSteps
-	}
-	if steps < 1 {
-		return nil, unprocessable("numberOfSteps must be at least 1", nil)
-	}
-	from := currentLevel(info, a.ID)
-	to := from + steps
-	switch p.Type {
-	case "SCALE_OUT":
-	case "SCALE_IN":
-		to = from - steps
-	default:
-		return nil, unprocessable(fmt.Sprintf("scale type %q is neither SCALE_OUT nor SCALE_IN", p.Type), nil)
-	}
-	if to < 0 || to > a.MaxScaleLevel {
-		return nil, unprocessable(fmt.Sprintf("aspect %s would go from level %d to %d, outside 0..%d", a.ID, from, to, a.MaxScaleLevel), nil)
-	}
-	delta := map[string]int{}
-	moveLevel(f, a.ID, from, to, delta)
-	return applyDelta(f, info, delta)
-}
-
-// levelTargets computes the VDU counts of a ScaleVnfToLevelRequest.
-func levelTargets(f *vnfd.Flavour, info *model.InstantiatedVnfInfo, p *scaleToLevelParams) (map[string]int, error) {
-	switch {
-	case p.InstantiationLevelID != "" && len(p.ScaleInfo) > 0:
-		return nil, unprocessable("give instantiationLevelId or scaleInfo, not both", nil)
-	case p.InstantiationLevelID != "":
-		if _, ok := f.Scaling.Levels[p.InstantiationLevelID]; !ok {
-			return nil, unprocessable(fmt.Sprintf("instantiationLevelId %q is not a level of flavour %s", p.InstantiationLevelID, f.ID), nil)
-		}
-		out := map[string]int{}
-		for _, d := range f.VDUs() {
-			if len(f.AspectsOf(d.Name)) > 0 {
-				out[d.Name] = f.InstancesAt(d.Name, p.InstantiationLevelID)
-			}
-		}
-		return out, checkProfile(f, out)
-	case len(p.ScaleInfo) > 0:
-		delta := map[string]int{}
-		for _, si := range p.ScaleInfo {
-			a, ok := f.Aspect(si.AspectID)
-			if !ok {
-				return nil, unprocessable(fmt.Sprintf("aspect %q is not in flavour %s", si.AspectID, f.ID), nil)
-			}
-			if si.ScaleLevel < 0 || si.ScaleLevel > a.MaxScaleLevel {
-				return nil, unprocessable(fmt.Sprintf("scale level %d of aspect %s is outside 0..%d", si.ScaleLevel, a.ID, a.MaxScaleLevel), nil)
-			}
-			moveLevel(f, a.ID, currentLevel(info, a.ID), si.ScaleLevel, delta)
-		}
-		return applyDelta(f, info, delta)
-	}
-	return nil, unprocessable("instantiationLevelId or scaleInfo is required", nil)
-}
-
-func applyDelta(f *vnfd.Flavour, info *model.InstantiatedVnfInfo, delta map[string]int) (map[string]int, error) {
-	counts := vnfcCounts(info)
-	out := map[string]int{}
-	for vdu, n := range delta {
-		out[vdu] = counts[vdu] + n
-	}
-	return out, checkProfile(f, out)
-}
-
-func checkProfile(f *vnfd.Flavour, targets map[string]int) error {
-	vdus := make([]string, 0, len(targets))
-	for v := range targets {
-		vdus = append(vdus, v)
-	}
-	sort.Strings(vdus)
-	for _, vdu := range vdus {
-		if _, ok := f.VDU(vdu); !ok {
-			return unprocessable(fmt.Sprintf("the scaling aspect names VDU %s, which is not in flavour %s", vdu, f.ID), nil)
-		}
-		lo, hi := f.VduProfile(vdu)
-		if n := targets[vdu]; n < lo || n > hi {
-			return unprocessable(fmt.Sprintf("VDU %s would have %d instances; its vdu_profile allows %d..%d", vdu, n, lo, hi), nil)
-		}
-	}
-	return nil
+	scaling.LevelRequest
+	AdditionalParams map[string]any `json:"additionalParams"`
 }
 
 func (d *Driver) flavourID(req *driver.Request) (string, error) {
@@ -188,9 +58,9 @@ func (d *Driver) Scale(ctx context.Context, req *driver.Request) (*driver.Result
 	if err != nil {
 		return nil, err
 	}
-	targets, err := scaleTargets(f, req.Info, &p)
+	targets, err := scaling.Targets(f, req.Info, p.Request)
 	if err != nil {
-		return nil, err
+		return nil, scaling.Titled(err, titleInvalid)
 	}
 	return d.scaleTo(ctx, req, fl, targets, nil, p.AdditionalParams, "scale")
 }
@@ -205,9 +75,9 @@ func (d *Driver) ScaleToLevel(ctx context.Context, req *driver.Request) (*driver
 	if err != nil {
 		return nil, err
 	}
-	targets, err := levelTargets(f, req.Info, &p)
+	targets, err := scaling.LevelTargets(f, req.Info, p.LevelRequest)
 	if err != nil {
-		return nil, err
+		return nil, scaling.Titled(err, titleInvalid)
 	}
 	// lcm sets scaleStatus from scaleInfo but not from an instantiation
 	// level, so the driver reports the levels reached itself.
@@ -256,7 +126,7 @@ func (d *Driver) scaleTo(ctx context.Context, req *driver.Request, flavour strin
 	if err != nil {
 		return nil, err
 	}
-	got := vnfcCounts(info)
+	got := scaling.Counts(info)
 	for vdu, n := range targets {
 		if got[vdu] != n {
 			return nil, &driver.ProblemError{Status: http.StatusInternalServerError, Title: "Scaling did not take effect",
@@ -265,23 +135,11 @@ func (d *Driver) scaleTo(ctx context.Context, req *driver.Request, flavour strin
 	}
 	if levels != nil {
 		for a, l := range levels {
-			info.ScaleStatus = setLevel(info.ScaleStatus, a, l)
+			info.ScaleStatus = scaling.SetLevel(info.ScaleStatus, a, l)
 		}
 	}
 	c.state = state{StackID: s.ID, StackName: s.Name, Params: next, Prev: params, OpOccID: req.OpOccID}
 	return &driver.Result{State: c.state.raw(), InstantiatedVnfInfo: info, ResourceChanges: diff(req.Info, info)}, nil
-}
-
-func setLevel(ss []model.ScaleInfo, aspect string, level int) []model.ScaleInfo {
-	for i := range ss {
-		if ss[i].AspectID == aspect {
-			ss[i].ScaleLevel = level
-			return ss
-		}
-	}
-	ss = append(ss, model.ScaleInfo{AspectID: aspect, ScaleLevel: level})
-	sort.Slice(ss, func(i, j int) bool { return ss[i].AspectID < ss[j].AspectID })
-	return ss
 }
 
 // removeNewest marks unhealthy the group members of the newest VNFCs of
