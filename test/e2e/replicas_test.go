@@ -79,6 +79,10 @@ func TestShutdownCheckpointsAndAnotherReplicaResumes(t *testing.T) {
 	a.wait(a.task(id, "instantiate", instantiateBody), "COMPLETED")
 	op := a.task(id, "heal", map[string]any{"additionalParams": map[string]any{"script": map[string]string{"heal_start": "sleep:1500ms"}}})
 	a.wait(op, "PROCESSING")
+	// PROCESSING comes before the first step starts: stop only once
+	// heal_start runs (the driver records a call as it begins), or a
+	// loaded machine stops the conductor before it.
+	require.Eventually(t, func() bool { return len(a.drv.CallsFor(op)) > 0 }, 10*time.Second, 5*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	a.srv.Conductor().Stop(ctx)
