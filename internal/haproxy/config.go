@@ -170,9 +170,12 @@ func SetBackendServers(cfg []byte, backend string, servers []Server) (out []byte
 		out = append(out, l.raw...)
 		// A line moved or appended after the unterminated last line needs a
 		// terminator, or it would merge with the next one.
-		if len(l.eol) == 0 && i < len(res)-1 {
+		switch last := i == len(res)-1; {
+		case len(l.eol) == 0 && !last:
 			out = append(out, eol...)
-		} else {
+		case string(l.eol) == "\r" && !last:
+			out = append(out, "\r\n"...)
+		default:
 			out = append(out, l.eol...)
 		}
 	}
@@ -251,7 +254,7 @@ func findBackend(lines []line, backend string) (start, end int, err error) {
 
 type line struct {
 	raw     []byte // without terminator
-	eol     []byte // "\n", "\r\n", or empty for an unterminated last line
+	eol     []byte // "\n", "\r\n", or for an unterminated last line "" (or "\r")
 	toks    []token
 	comment int // offset in raw where a comment starts, else len(raw)
 }
@@ -274,6 +277,11 @@ func splitLines(cfg []byte) []line {
 			}
 		} else {
 			l.raw, cfg = cfg, nil
+			// A file cut after the CR of a CRLF: keep the CR as the
+			// start of a terminator, so a line after it completes it.
+			if n := len(l.raw); n > 0 && l.raw[n-1] == '\r' {
+				l.raw, l.eol = l.raw[:n-1], []byte("\r")
+			}
 		}
 		l.toks, l.comment = tokenize(l.raw)
 		lines = append(lines, l)
@@ -336,7 +344,11 @@ func leadingSpace(raw []byte) []byte {
 // CRLF.
 func defaultEOL(lines []line) []byte {
 	for _, l := range lines {
-		if len(l.eol) > 0 {
+		switch string(l.eol) {
+		case "":
+		case "\r":
+			return []byte("\r\n")
+		default:
 			return l.eol
 		}
 	}
