@@ -195,6 +195,23 @@ func applyDelta(f *vnfd.Flavour, info *model.InstantiatedVnfInfo, delta map[stri
 	return out, CheckProfile(f, out)
 }
 
+// Flavour is the VNFD flavour the instance runs, which every scale
+// computation needs; who names the caller in the error ("the OpenStack
+// driver").
+func Flavour(req *driver.Request, who string) (*vnfd.Flavour, error) {
+	if req.Vnfd == nil {
+		return nil, invalid(who + " needs the VNFD")
+	}
+	if req.Info == nil || req.Info.FlavourID == "" {
+		return nil, invalid("the VNF instance has no instantiated flavour")
+	}
+	f, ok := req.Vnfd.Flavour(req.Info.FlavourID)
+	if !ok {
+		return nil, invalid(fmt.Sprintf("flavour %q is not in the VNFD", req.Info.FlavourID))
+	}
+	return f, nil
+}
+
 func invalid(msg string) error {
 	return &driver.ProblemError{Status: http.StatusUnprocessableEntity, Title: Title, Err: errors.New(msg)}
 }

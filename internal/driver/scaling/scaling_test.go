@@ -276,3 +276,28 @@ func TestTitled(t *testing.T) {
 	assert.Equal(t, plain, Titled(plain, "T"))
 	assert.NoError(t, Titled(nil, "T"))
 }
+
+func TestFlavour(t *testing.T) {
+	t.Parallel()
+	v, err := vnfd.Parse(os.DirFS(samples+"vm-simple"), flavours["vm-simple"][0])
+	require.NoError(t, err)
+	f, err := Flavour(&driver.Request{Vnfd: v, Info: &model.InstantiatedVnfInfo{FlavourID: "simple"}}, "the X driver")
+	require.NoError(t, err)
+	assert.Equal(t, "simple", f.ID)
+	for _, tc := range []struct {
+		req  *driver.Request
+		want string
+	}{
+		{&driver.Request{Info: &model.InstantiatedVnfInfo{FlavourID: "simple"}}, "the X driver needs the VNFD"},
+		{&driver.Request{Vnfd: v}, "the VNF instance has no instantiated flavour"},
+		{&driver.Request{Vnfd: v, Info: &model.InstantiatedVnfInfo{}}, "the VNF instance has no instantiated flavour"},
+		{&driver.Request{Vnfd: v, Info: &model.InstantiatedVnfInfo{FlavourID: "big"}}, `flavour "big" is not in the VNFD`},
+	} {
+		_, err := Flavour(tc.req, "the X driver")
+		var pe *driver.ProblemError
+		require.True(t, errors.As(err, &pe), tc.want)
+		assert.Equal(t, 422, pe.Status)
+		assert.Equal(t, Title, pe.Title)
+		assert.EqualError(t, pe, tc.want)
+	}
+}

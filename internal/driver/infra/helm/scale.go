@@ -25,18 +25,10 @@ type scaleToLevelParams struct {
 	scaling.LevelRequest
 }
 
+// instanceFlavour is the instance's VNFD flavour.
 func instanceFlavour(req *driver.Request) (*vnfd.Flavour, error) {
-	if req.Vnfd == nil {
-		return nil, unprocessable("scaling needs the VNFD", nil)
-	}
-	if req.Info == nil || req.Info.FlavourID == "" {
-		return nil, unprocessable("the VNF instance has no instantiated flavour", nil)
-	}
-	f, ok := req.Vnfd.Flavour(req.Info.FlavourID)
-	if !ok {
-		return nil, unprocessable(fmt.Sprintf("flavour %q is not in the VNFD", req.Info.FlavourID), nil)
-	}
-	return f, nil
+	f, err := scaling.Flavour(req, "scaling")
+	return f, scaling.Titled(err, titleInvalid)
 }
 
 // Scale scales an aspect out or in: the releases backing its VDUs are

@@ -26,17 +26,8 @@ type scaleToLevelParams struct {
 
 // instanceFlavour is the instance's VNFD flavour.
 func instanceFlavour(req *driver.Request) (*vnfd.Flavour, error) {
-	if req.Vnfd == nil {
-		return nil, unprocessable("the Kubernetes driver needs the VNFD", nil)
-	}
-	if req.Info == nil || req.Info.FlavourID == "" {
-		return nil, unprocessable("the VNF instance has no instantiated flavour", nil)
-	}
-	f, ok := req.Vnfd.Flavour(req.Info.FlavourID)
-	if !ok {
-		return nil, unprocessable(fmt.Sprintf("flavour %q is not in the VNFD", req.Info.FlavourID), nil)
-	}
-	return f, nil
+	f, err := scaling.Flavour(req, "the Kubernetes driver")
+	return f, scaling.Titled(err, titleInvalid)
 }
 
 // Scale scales an aspect out or in by changing its VDUs' replicas.

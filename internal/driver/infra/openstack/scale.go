@@ -23,27 +23,13 @@ type scaleToLevelParams struct {
 	AdditionalParams map[string]any `json:"additionalParams"`
 }
 
-func (d *Driver) flavourID(req *driver.Request) (string, error) {
-	if req.Vnfd == nil {
-		return "", unprocessable("the OpenStack driver needs the VNFD", nil)
-	}
-	if req.Info == nil || req.Info.FlavourID == "" {
-		return "", unprocessable("the VNF instance has no instantiated flavour", nil)
-	}
-	return req.Info.FlavourID, nil
-}
-
 // instanceFlavour is the instance's flavour id and its VNFD flavour.
 func (d *Driver) instanceFlavour(req *driver.Request) (string, *vnfd.Flavour, error) {
-	fl, err := d.flavourID(req)
+	f, err := scaling.Flavour(req, "the OpenStack driver")
 	if err != nil {
-		return "", nil, err
+		return "", nil, scaling.Titled(err, titleInvalid)
 	}
-	f, ok := req.Vnfd.Flavour(fl)
-	if !ok {
-		return "", nil, unprocessable(fmt.Sprintf("flavour %q is not in the VNFD", fl), nil)
-	}
-	return fl, f, nil
+	return req.Info.FlavourID, f, nil
 }
 
 // Scale scales an aspect out or in by changing the desired capacities in
