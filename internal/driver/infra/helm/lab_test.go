@@ -50,9 +50,6 @@ const (
 // kube-apiserver, controller-manager, scheduler, kwok nodes); every subtest
 // has a namespace of its own.
 func TestLab(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a control plane")
-	}
 	cp := k8slab.StartControlPlane(t, 2)
 	v, err := vnfd.Parse(os.DirFS(sampleDir), "Definitions/cnf_helm_top.vnfd.yaml")
 	require.NoError(t, err)

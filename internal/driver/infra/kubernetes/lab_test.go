@@ -48,9 +48,6 @@ const (
 // kube-apiserver, controller-manager, scheduler, kwok nodes); every subtest
 // has a namespace of its own.
 func TestLab(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a control plane")
-	}
 	cp := k8slab.StartControlPlane(t, 2)
 	l := &lab{cp: cp, pkg: samplePackage(t), vnfd: sampleVNFD(t), logs: &syncBuffer{}}
 	l.log = slog.New(slog.NewTextHandler(l.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
