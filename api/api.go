@@ -19,9 +19,12 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vnfm-project/vnfm/internal/lcm"
 	"github.com/vnfm-project/vnfm/internal/model"
+	"github.com/vnfm-project/vnfm/internal/notify"
 	"github.com/vnfm-project/vnfm/internal/pkgm"
 	"github.com/vnfm-project/vnfm/internal/vims"
 	"github.com/vnfm-project/vnfm/openapi"
@@ -43,6 +46,7 @@ type Config struct {
 	LCM  *lcm.Service
 	Pkgm *pkgm.Service
 	Vims *vims.Service
+	Subs *notify.Subscriptions
 	DB   Pinger
 	Log  *slog.Logger
 	// PublicURL is the base of absolute URLs in Location, _links and Link
@@ -52,6 +56,8 @@ type Config struct {
 	PageSize int
 	// MaxBody bounds request bodies; 0 = 1 MiB.
 	MaxBody int64
+	// Metrics, when set, is served at /metrics (Prometheus text format).
+	Metrics prometheus.Gatherer
 }
 
 // API is the HTTP interface.
@@ -59,12 +65,14 @@ type API struct {
 	lcm       *lcm.Service
 	pkgm      *pkgm.Service
 	vims      *vims.Service
+	subs      *notify.Subscriptions
 	db        Pinger
 	log       *slog.Logger
 	publicURL string
 	pageSize  int
 	maxBody   int64
 	validator *openapi.Validator
+	metrics   prometheus.Gatherer
 }
 
 // New builds the API.
@@ -74,8 +82,8 @@ func New(cfg Config) (*API, error) {
 		return nil, fmt.Errorf("load OpenAPI document: %w", err)
 	}
 	a := &API{
-		lcm: cfg.LCM, pkgm: cfg.Pkgm, vims: cfg.Vims, db: cfg.DB, log: cfg.Log, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
-		pageSize: cfg.PageSize, maxBody: cfg.MaxBody, validator: v,
+		lcm: cfg.LCM, pkgm: cfg.Pkgm, vims: cfg.Vims, subs: cfg.Subs, db: cfg.DB, log: cfg.Log, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		pageSize: cfg.PageSize, maxBody: cfg.MaxBody, validator: v, metrics: cfg.Metrics,
 	}
 	if a.pageSize <= 0 {
 		a.pageSize = 100
@@ -100,6 +108,9 @@ func (a *API) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", a.readyz)
+	if a.metrics != nil {
+		r.Handle("/metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
+	}
 	// api_versions answers whatever Version the client sends: clients
 	// (the Tacker CLI sends 2.0.0) ask it to find out what is supported.
 	r.Get("/vnflcm/api_versions", a.apiVersions("/vnflcm", APIVersion))
@@ -140,6 +151,9 @@ func (a *API) Handler() http.Handler {
 				r.Post("/fail", a.resolveOp(a.lcm.Fail, true))
 				r.Post("/cancel", a.cancelOp)
 			})
+			if a.subs != nil {
+				a.subscriptionRoutes(r)
+			}
 		})
 	})
 	return r

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vnfm-project/vnfm/internal/lcm"
 	"github.com/vnfm-project/vnfm/internal/model"
+	"github.com/vnfm-project/vnfm/internal/notify"
 	"github.com/vnfm-project/vnfm/internal/query"
 	"github.com/vnfm-project/vnfm/internal/store"
 	"github.com/vnfm-project/vnfm/openapi"
@@ -53,6 +54,10 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, lcm.ErrBadRequest), errors.As(err, &syn), errors.As(err, &unknown):
 		problem(w, http.StatusBadRequest, "Bad Request", detail(lcm.ErrBadRequest))
+	case errors.Is(err, notify.ErrInvalid):
+		problem(w, http.StatusBadRequest, "Bad Request", detail(notify.ErrInvalid))
+	case errors.Is(err, notify.ErrCallback):
+		problem(w, http.StatusUnprocessableEntity, "Unprocessable Entity", detail(notify.ErrCallback))
 	case errors.As(err, &media), errors.Is(err, errUnsupportedMedia):
 		problem(w, http.StatusUnsupportedMediaType, "Unsupported Media Type", detail(errUnsupportedMedia))
 	case errors.As(err, &tooBig):

@@ -11,6 +11,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -22,8 +23,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vnfm-project/vnfm/internal/callauth"
 	"github.com/vnfm-project/vnfm/internal/csar"
 	"github.com/vnfm-project/vnfm/internal/lcm"
+	"github.com/vnfm-project/vnfm/internal/model"
 	"github.com/vnfm-project/vnfm/internal/server"
 )
 
@@ -130,6 +133,12 @@ func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
 	fs.IntVar(&cfg.PageSize, "page-size", 100, "maximum items in one list response")
 	fs.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long an operation's claim lives without renewal; a crashed replica's operations fail after this")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for running steps")
+	fs.DurationVar(&cfg.Notify.RetryFor, "notify-retry-for", 24*time.Hour, "how long an undelivered notification is retried before it is given up")
+	fs.BoolVar(&cfg.AllowDuplicateSubscriptions, "allow-duplicate-subscriptions", false, "create a second subscription with the same callback and filter instead of answering 303 See Other")
+	fs.StringVar(&cfg.NFVO.URL, "nfvo-url", "", "NFVO API root whose /grant/v1/grants grants every operation (default: grant locally)")
+	var nfvoAuth string
+	fs.StringVar(&nfvoAuth, "nfvo-auth-file", "", "JSON file with the NFVO credentials, in SOL003 SubscriptionAuthentication form (BASIC or OAUTH2_CLIENT_CREDENTIALS)")
+	fs.DurationVar(&cfg.NFVO.Timeout, "nfvo-grant-timeout", 10*time.Minute, "how long an asynchronous grant may take")
 	var vimFiles string
 	fs.StringVar(&vimFiles, "vim-file", "", "comma-separated VIM config files (Tacker's vim register format plus name and is_default) registered or updated at start")
 	if err := applyEnv(fs); err != nil {
@@ -143,6 +152,15 @@ func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
 		if f = strings.TrimSpace(f); f != "" {
 			cfg.VimFiles = append(cfg.VimFiles, f)
 		}
+	}
+
+	if nfvoAuth != "" {
+		a, err := readAuthFile(nfvoAuth)
+		if err != nil {
+			fmt.Fprintln(stderr, "vnfm:", err)
+			return 2
+		}
+		cfg.NFVO.Auth = a
 	}
 
 	var level slog.Level
@@ -177,6 +195,23 @@ func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
 		return 1
 	}
 	return 0
+}
+
+// readAuthFile reads NFVO credentials; they live in a file, not in argv,
+// where any local user could read them.
+func readAuthFile(path string) (*model.SubscriptionAuthentication, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("nfvo auth file: %w", err)
+	}
+	var a model.SubscriptionAuthentication
+	if err := json.Unmarshal(data, &a); err != nil {
+		return nil, fmt.Errorf("nfvo auth file %s: not SubscriptionAuthentication JSON: %w", path, err)
+	}
+	if err := callauth.Validate(&a); err != nil {
+		return nil, fmt.Errorf("nfvo auth file %s: %w", path, err)
+	}
+	return &a, nil
 }
 
 // applyEnv sets flags from VNFM_* variables.

@@ -444,6 +444,12 @@ func (c *Conductor) execute(ctx context.Context, op *store.OpOcc) {
 			}
 		}
 		if err := c.runStep(ctx, log, st.Name, st.Do, x); err != nil {
+			var refused *Refused
+			if errors.As(err, &refused) && !undoable(plan, j) {
+				log.Warn("op occ refused", "step", st.Name, "reason", refused.Problem.Detail)
+				c.finishWith(dbCtx, log, op, x, model.RolledBack, plan.RolledBack, refused.Problem)
+				return
+			}
 			c.endStep(ctx, dbCtx, log, op, j, x, st.Name, err)
 			return
 		}
@@ -596,7 +602,22 @@ func (c *Conductor) fail(ctx context.Context, log *slog.Logger, op *store.OpOcc,
 	c.endStep(ctx, ctx, log, op, nil, nil, step, err)
 }
 
+// undoable reports whether a finished step has something to undo.
+func undoable(plan *Plan, j *journal) bool {
+	for _, st := range plan.Steps {
+		if st.Undo != nil && j.done(st.Name) {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Conductor) finish(ctx context.Context, log *slog.Logger, op *store.OpOcc, x *Exec, final model.OperationState, apply func(context.Context, store.Tx, *Exec) error) {
+	c.finishWith(ctx, log, op, x, final, apply, nil)
+}
+
+// finishWith ends the op occ in a final state, with pd as its error.
+func (c *Conductor) finishWith(ctx context.Context, log *slog.Logger, op *store.OpOcc, x *Exec, final model.OperationState, apply func(context.Context, store.Tx, *Exec) error, pd *model.ProblemDetails) {
 	_, err := c.update(ctx, op.ID, func(tx store.Tx, o *store.OpOcc) error {
 		x.Op = o
 		if apply != nil {
@@ -608,7 +629,7 @@ func (c *Conductor) finish(ctx context.Context, log *slog.Logger, op *store.OpOc
 		o.Owner = ""
 		o.LeaseUntil = time.Time{}
 		o.IsCancelPending = false
-		o.Error = nil
+		o.Error = pd
 		c.setState(o, final)
 		return nil
 	})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 
+	"github.com/vnfm-project/vnfm/internal/model"
 	"github.com/vnfm-project/vnfm/internal/store"
 )
 
@@ -34,6 +35,16 @@ type Step struct {
 	// stack half created). Undo must then cope with any partial state.
 	UndoFailed bool
 }
+
+// Refused is a step error saying the operation must not go ahead (the NFVO
+// refused the grant). When no finished step needs undoing the op occ ends
+// ROLLED_BACK with Problem as its error, as nothing was done; otherwise it
+// goes to FAILED_TEMP like any failure, for an operator to roll back.
+type Refused struct {
+	Problem *model.ProblemDetails
+}
+
+func (r *Refused) Error() string { return r.Problem.Detail }
 
 // Plan is a workflow for one op occ.
 type Plan struct {

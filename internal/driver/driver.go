@@ -48,7 +48,24 @@ type Request struct {
 	Info *model.InstantiatedVnfInfo
 	// Rollback is set when the call undoes the operation named in Operation.
 	Rollback bool
-	Log      *slog.Logger
+	// Grant is what the NFVO granted; nil when the grant was local.
+	Grant *Grant
+	Log   *slog.Logger
+}
+
+// Grant is what an infrastructure driver uses of the NFVO's grant: the VIM
+// assets and zones it chose. Drivers apply what they can and ignore what
+// does not apply to their VIM.
+type Grant struct {
+	ID string `json:"id"`
+	// Flavours maps a VDU's virtual compute descriptor (the VDU name) to a
+	// VIM flavour; Images a software image descriptor (the VDU or storage
+	// name) to a VIM image; Zones a VDU to the zone its new VNFCs go to.
+	Flavours map[string]string `json:"flavours,omitempty"`
+	Images   map[string]string `json:"images,omitempty"`
+	Zones    map[string]string `json:"zones,omitempty"`
+	// VimConnections are the VIMs the NFVO assigned (with credentials).
+	VimConnections []model.VimConnectionInfo `json:"vimConnections,omitempty"`
 }
 
 // Result is what a step changed. Nil fields mean "unchanged".

@@ -62,9 +62,10 @@ func (pc *planCtx) complete(ctx context.Context, tx store.Tx, x *conductor.Exec)
 			info.LocalizationLanguage = req.LocalizationLanguage
 		}
 		inst.InstantiationState = model.Instantiated
-		priv.VimConnectionID = pc.vim.ID
-		if !hasVim(vims, pc.vim.ID) {
-			used := *pc.vim
+		vim := pc.vimOf(f)
+		priv.VimConnectionID = vim.ID
+		if !hasVim(vims, vim.ID) {
+			used := *vim
 			if used.VimID != "" && pc.s.vimReg != nil {
 				// A registered VIM: keep the reference, so that credentials
 				// changed in the registry apply to later operations.
@@ -136,6 +137,9 @@ func (pc *planCtx) complete(ctx context.Context, tx store.Tx, x *conductor.Exec)
 		rc := f.Changes
 		x.Op.ResourceChanges = &rc
 	}
+	if f.Grant != nil {
+		x.Op.GrantID = f.Grant.ID
+	}
 	return nil
 }
 
@@ -170,6 +174,9 @@ func (pc *planCtx) rolledBack(ctx context.Context, tx store.Tx, x *conductor.Exe
 	if !f.Changes.Empty() {
 		rc := f.Changes
 		x.Op.ResourceChanges = &rc
+	}
+	if f.Grant != nil {
+		x.Op.GrantID = f.Grant.ID
 	}
 	return nil
 }

@@ -22,6 +22,11 @@ type flow struct {
 	Changes    model.ResourceChanges      `json:"changes"`
 	VimUpserts []model.VimConnectionInfo  `json:"vimUpserts,omitempty"`
 	VimRemove  []string                   `json:"vimRemove,omitempty"`
+	// Grant is the NFVO's grant, kept so a retry does not ask again.
+	Grant *driver.Grant `json:"grant,omitempty"`
+	// GrantVim is the VIM the grant assigned to an instantiation that
+	// named none (full connection info).
+	GrantVim *model.VimConnectionInfo `json:"grantVim,omitempty"`
 }
 
 type sealedData struct {
@@ -95,6 +100,17 @@ type planCtx struct {
 	opName model.Operation
 	vnfd   *vnfd.VNFD
 	pkg    fs.FS
+	// noVim: neither the instance nor the request named a VIM, so the
+	// default was chosen and a grant may choose another.
+	noVim bool
+}
+
+// vimOf is the VIM the infrastructure driver works on.
+func (pc *planCtx) vimOf(f *flow) *model.VimConnectionInfo {
+	if f.GrantVim != nil {
+		return f.GrantVim
+	}
+	return pc.vim
 }
 
 func (pc *planCtx) request(x *conductor.Exec, f *flow, mgmt bool) *driver.Request {
@@ -109,12 +125,13 @@ func (pc *planCtx) request(x *conductor.Exec, f *flow, mgmt bool) *driver.Reques
 		Operation: pc.opName,
 		OpOccID:   x.Op.ID,
 		Instance:  &inst,
-		Vim:       pc.vim,
+		Vim:       pc.vimOf(f),
 		Vnfd:      pc.vnfd,
 		Package:   pc.pkg,
 		Params:    pc.params,
 		State:     state,
 		Info:      f.Info,
+		Grant:     f.Grant,
 		Log:       x.Log,
 	}
 }
@@ -156,15 +173,6 @@ func (pc *planCtx) hook(h driver.Hook) conductor.Step {
 	return st
 }
 
-func (pc *planCtx) grant() conductor.Step {
-	return conductor.Step{Name: "grant", Do: func(ctx context.Context, x *conductor.Exec) error {
-		if pc.s.granter == nil {
-			return nil
-		}
-		return pc.s.granter.Grant(ctx, &pc.inst.VnfInstance, x.Op)
-	}}
-}
-
 // Plan builds the workflow of an op occ. It implements conductor.Planner.
 func (s *Service) Plan(ctx context.Context, op *store.OpOcc) (*conductor.Plan, error) {
 	inst, err := s.st.GetInstance(ctx, op.VnfInstanceID, false)
@@ -201,6 +209,7 @@ func (s *Service) Plan(ctx context.Context, op *store.OpOcc) (*conductor.Plan, e
 	}
 	_ = json.Unmarshal(params, &withVims)
 	pc.vims = mergeVims(vims, withVims.VimConnectionInfo, nil)
+	pc.noVim = len(pc.vims) == 0
 	if pc.infra, pc.vim, err = s.infraFor(ctx, inst, pc.vims); err != nil {
 		return nil, err
 	}

@@ -64,12 +64,6 @@ type VimRegistry interface {
 	DefaultConnection(ctx context.Context) (*model.VimConnectionInfo, error)
 }
 
-// Granter asks the NFVO for permission before resources change. The local
-// default grants everything.
-type Granter interface {
-	Grant(ctx context.Context, inst *model.VnfInstance, op *store.OpOcc) error
-}
-
 // Waker is told when a job was queued (the conductor).
 type Waker interface {
 	Notify()

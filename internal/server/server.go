@@ -13,14 +13,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vnfm-project/vnfm/api"
+	"github.com/vnfm-project/vnfm/internal/callauth"
 	"github.com/vnfm-project/vnfm/internal/conductor"
 	"github.com/vnfm-project/vnfm/internal/csar"
 	"github.com/vnfm-project/vnfm/internal/driver"
 	"github.com/vnfm-project/vnfm/internal/lcm"
 	"github.com/vnfm-project/vnfm/internal/model"
+	"github.com/vnfm-project/vnfm/internal/nfvo"
+	"github.com/vnfm-project/vnfm/internal/notify"
 	"github.com/vnfm-project/vnfm/internal/pkgm"
 	"github.com/vnfm-project/vnfm/internal/secret"
 	"github.com/vnfm-project/vnfm/internal/store"
@@ -51,6 +57,24 @@ type Config struct {
 	// Vnfds resolves VNFDs; nil = the onboarded VNF packages (tests plug
 	// in their own).
 	Vnfds lcm.Vnfds
+	// Notify tunes notification delivery (zero = defaults: retried for 24 h).
+	Notify notify.DeliveryConfig
+	// AllowDuplicateSubscriptions creates a new subscription for the same
+	// callback and filter instead of answering 303 See Other.
+	AllowDuplicateSubscriptions bool
+	// NFVO, when its URL is set, grants every lifecycle operation;
+	// without one grants are local and allow everything.
+	NFVO NFVOConfig
+}
+
+// NFVOConfig is the NFVO whose Grant interface vnfm calls.
+type NFVOConfig struct {
+	URL string
+	// Auth is how vnfm authenticates to it (BASIC or OAuth 2.0 client
+	// credentials), nil for none.
+	Auth         *model.SubscriptionAuthentication
+	PollInterval time.Duration
+	Timeout      time.Duration
 }
 
 // OpenStore opens (and migrates) the configured database.
@@ -98,11 +122,14 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	st       store.Store
+	deliv    *notify.Deliverer
+	metrics  *prometheus.Registry
 	svc      *lcm.Service
 	cond     *conductor.Conductor
 	pkgs     *pkgm.Service
 	http     *http.Server
 	listener net.Listener
+	addr     atomic.Pointer[string]
 }
 
 // Deps are the services drivers may need, handed to the function that
@@ -136,6 +163,26 @@ func New(ctx context.Context, cfg Config, st store.Store, mkDrivers Drivers, log
 	if err != nil {
 		return nil, fmt.Errorf("encryption key: %w", err)
 	}
+	s := &Server{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
+	// Every LCM change the store writes also enqueues its notifications.
+	nst := notify.Wrap(st, notify.Config{BaseURL: s.baseURL, Log: log})
+	st = nst
+	outbound := &http.Client{Timeout: 30 * time.Second}
+	tokens := callauth.NewTokens(outbound, nil)
+	s.deliv = notify.NewDeliverer(st, box, tokens, outbound, log, s.metrics, cfg.Notify)
+	nst.OnEnqueue(s.deliv.Notify)
+	subs := notify.NewSubscriptions(notify.SubscriptionsConfig{
+		Store: st, Box: box, Tokens: tokens, HTTP: outbound, AllowDuplicates: cfg.AllowDuplicateSubscriptions, Log: log,
+	})
+	var granter lcm.Granter
+	if cfg.NFVO.URL != "" {
+		c, err := nfvo.New(nfvo.Config{BaseURL: cfg.NFVO.URL, Auth: cfg.NFVO.Auth, HTTP: outbound, Tokens: tokens,
+			PollInterval: cfg.NFVO.PollInterval, Timeout: cfg.NFVO.Timeout, Log: log})
+		if err != nil {
+			return nil, err
+		}
+		granter = c
+	}
 	pkgs := pkgm.New(pkgm.Config{Store: st, Box: box, Log: log, Limits: cfg.PackageLimits, MaxPackageSize: cfg.MaxPackageSize})
 	vnfds := cfg.Vnfds
 	if vnfds == nil {
@@ -160,24 +207,37 @@ func New(ctx context.Context, cfg Config, st store.Store, mkDrivers Drivers, log
 	drivers := mkDrivers(Deps{Vims: vimReg, Log: log, DataDir: cfg.DataDir})
 	svc := lcm.New(lcm.Config{
 		Store: st, Box: box, Drivers: drivers, Log: log, DefaultVim: cfg.DefaultVim, Vnfds: vnfds, Vims: vimReg,
+		Granter: granter,
 	})
 	cond := conductor.New(st, svc, log, conductor.Config{Lease: cfg.Lease})
 	svc.SetWaker(cond)
-	a, err := api.New(api.Config{LCM: svc, Pkgm: pkgs, Vims: vimReg, DB: st, Log: log, PublicURL: cfg.PublicURL, PageSize: cfg.PageSize})
+	a, err := api.New(api.Config{LCM: svc, Pkgm: pkgs, Vims: vimReg, Subs: subs, DB: st, Log: log, PublicURL: cfg.PublicURL, PageSize: cfg.PageSize,
+		Metrics: s.metrics})
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
-		cfg: cfg, log: log, st: st, svc: svc, cond: cond, pkgs: pkgs,
-		http: &http.Server{
-			Handler:           a.Handler(),
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       60 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		},
-	}, nil
+	s.st, s.svc, s.cond, s.pkgs = st, svc, cond, pkgs
+	s.http = &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// baseURL is the API root in notifications' links: the public URL, else
+// the listening address.
+func (s *Server) baseURL() string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	if addr := s.addr.Load(); addr != nil {
+		return "http://" + *addr
+	}
+	return "http://" + s.cfg.Listen
 }
 
 // Handler is the HTTP handler (for in-process tests).
@@ -194,6 +254,7 @@ func (s *Server) StartBackground(ctx context.Context) error {
 		return err
 	}
 	s.pkgs.Start(ctx)
+	s.deliv.Start(ctx)
 	return nil
 }
 
@@ -202,6 +263,7 @@ func (s *Server) StartBackground(ctx context.Context) error {
 func (s *Server) StopBackground(ctx context.Context) {
 	s.cond.Stop(ctx)
 	s.pkgs.Stop()
+	s.deliv.Stop()
 }
 
 // Start recovers orphaned operations, starts the conductor and listens.
@@ -215,6 +277,8 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
 	}
 	s.listener = ln
+	addr := ln.Addr().String()
+	s.addr.Store(&addr)
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server", "err", err)

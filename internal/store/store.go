@@ -122,11 +122,13 @@ type Tx interface {
 
 	PackageTx
 	VimTx
+	SubscriptionTx
 }
 
 // Store is a database.
 type Store interface {
 	Tx
+	Outbox
 	// InTx runs fn in one transaction: committed when fn returns nil, rolled
 	// back otherwise. Conflicting concurrent transactions surface as
 	// ErrConflict or ErrOpInProgress from the methods, never as a silent

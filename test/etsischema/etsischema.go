@@ -23,6 +23,13 @@ var Files = map[string][]string{
 	"VnfLcmOpOcc":           {"SOL003/vnfLcmOpOcc.schema.json", "SOL002/vnfLcmOpOcc.schema.json"},
 	"ProblemDetails":        {"SOL003/ProblemDetails.schema.json"},
 	"ApiVersionInformation": {"SOL003/ApiVersionInformation.schema.json"},
+	"LccnSubscription":      {"SOL003/LccnSubscription.schema.json", "SOL002/subscription.schema.json"},
+	// The SOL002 notification schema files in ../shared are empty.
+	"VnfLcmOperationOccurrenceNotification": {"SOL003/VnfLcmOperationOccurrenceNotification.schema.json"},
+	"VnfIdentifierCreationNotification":     {"SOL003/VnfIdentifierCreationNotification.schema.json"},
+	"VnfIdentifierDeletionNotification":     {"SOL003/vnfIdentifierDeletionNotification.schema.json"},
+	// The Grant the NFVO answers (for the fake NFVO's own answers).
+	"Grant": {"SOL003/grant.schema.json"},
 }
 
 var (

@@ -358,7 +358,7 @@ func (d *Driver) Instantiate(ctx context.Context, req *driver.Request) (res *dri
 	if err != nil {
 		return nil, err
 	}
-	params, err := stackParams(h, c.flavour, &p)
+	params, err := stackParams(h, c.flavour, &p, req.Grant)
 	if err != nil {
 		return nil, err
 	}

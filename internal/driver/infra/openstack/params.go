@@ -253,8 +253,10 @@ func vduParams(f *vnfd.Flavour, capacity func(vdu string) int) map[string]any {
 
 // stackParams builds the Heat parameters of an instantiation: nfv (when the
 // template declares it) from the VNFD and the request, with
-// additionalParams.nfv merged over it, and additionalParams.parameters.
-func stackParams(h *hot, f *vnfd.Flavour, p *instantiateParams) (map[string]any, error) {
+// additionalParams.nfv merged over it and the NFVO's grant over that (the
+// NFVO decides which VIM assets and zones are used), and
+// additionalParams.parameters.
+func stackParams(h *hot, f *vnfd.Flavour, p *instantiateParams, g *driver.Grant) (map[string]any, error) {
 	level := p.InstantiationLevelID
 	if level != "" {
 		if _, ok := f.Scaling.Levels[level]; !ok {
@@ -289,8 +291,39 @@ func stackParams(h *hot, f *vnfd.Flavour, p *instantiateParams) (map[string]any,
 		}
 		nfv = mergepatch.Objects(nfv, m)
 	}
+	applyGrant(nfv, f, g)
 	out["nfv"] = nfv
 	return out, nil
+}
+
+// applyGrant sets the granted flavour, image and zone of each VDU in nfv.VDU,
+// with the parameter names Tacker's v2 templates use (computeFlavourId,
+// vcImageId, locationConstraints) and those of the v1 samples (flavor,
+// image).
+func applyGrant(nfv map[string]any, f *vnfd.Flavour, g *driver.Grant) {
+	if g == nil {
+		return
+	}
+	vdus, _ := nfv["VDU"].(map[string]any)
+	for _, d := range f.VDUs() {
+		e, ok := vdus[d.Name].(map[string]any)
+		if !ok {
+			continue
+		}
+		if fl, ok := g.Flavours[d.Name]; ok {
+			e["flavor"], e["computeFlavourId"] = fl, fl
+		}
+		img, ok := g.Images[d.Name]
+		if !ok && d.SwImage != nil {
+			img, ok = g.Images[d.SwImage.Name]
+		}
+		if ok {
+			e["image"], e["vcImageId"] = img, img
+		}
+		if z, ok := g.Zones[d.Name]; ok {
+			e["locationConstraints"] = z
+		}
+	}
 }
 
 // timeoutMins reads additionalParams.stack_timeout_mins (0 = none given).

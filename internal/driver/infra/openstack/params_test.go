@@ -95,7 +95,7 @@ func TestStackParams(t *testing.T) {
 	    "stack_timeout_mins": 5
 	  }
 	}`, &p)
-	params, err := stackParams(h, f, &p)
+	params, err := stackParams(h, f, &p, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "k1", params["key_name"])
 	raw, _ := json.Marshal(params["nfv"])
@@ -116,9 +116,24 @@ func TestStackParams(t *testing.T) {
 
 	// Default level.
 	p = instantiateParams{FlavourID: "simple"}
-	params, err = stackParams(h, f, &p)
+	params, err = stackParams(h, f, &p, nil)
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, params["nfv"].(map[string]any)["VDU"].(map[string]any)["VDU1"].(map[string]any)["desired_capacity"])
+
+	// The NFVO's grant decides flavours, images and zones, over the VNFD
+	// and the request; VDUs it does not mention keep theirs.
+	g := &driver.Grant{Flavours: map[string]string{"VDU1": "granted.flavor"}, Images: map[string]string{"VDU1": "granted-image"}, Zones: map[string]string{"VDU2": "az-2"}}
+	params, err = stackParams(h, f, &instantiateParams{FlavourID: "simple", AdditionalParams: map[string]any{"nfv": map[string]any{"VDU": map[string]any{"VDU1": map[string]any{"flavor": "m1.user"}}}}}, g)
+	require.NoError(t, err)
+	vdus := params["nfv"].(map[string]any)["VDU"].(map[string]any)
+	v1, v2 := vdus["VDU1"].(map[string]any), vdus["VDU2"].(map[string]any)
+	assert.Equal(t, "granted.flavor", v1["flavor"])
+	assert.Equal(t, "granted.flavor", v1["computeFlavourId"])
+	assert.Equal(t, "granted-image", v1["image"])
+	assert.Equal(t, "granted-image", v1["vcImageId"])
+	assert.Nil(t, v1["locationConstraints"])
+	assert.Equal(t, "m1.small", v2["flavor"])
+	assert.Equal(t, "az-2", v2["locationConstraints"])
 
 	for name, body := range map[string]string{
 		"unknown level":  `{"instantiationLevelId": "nope"}`,
@@ -130,7 +145,7 @@ func TestStackParams(t *testing.T) {
 	} {
 		var p instantiateParams
 		decodeJSON(t, body, &p)
-		_, err := stackParams(h, f, &p)
+		_, err := stackParams(h, f, &p, nil)
 		problem(t, err, 422)
 		_ = name
 	}
@@ -144,7 +159,7 @@ func TestStackParams(t *testing.T) {
 func TestStackParamsWithoutNfv(t *testing.T) {
 	_, f := vmSimple(t)
 	h := &hot{Params: map[string]bool{"x": true}}
-	params, err := stackParams(h, f, &instantiateParams{AdditionalParams: map[string]any{"parameters": map[string]any{"x": "y"}}})
+	params, err := stackParams(h, f, &instantiateParams{AdditionalParams: map[string]any{"parameters": map[string]any{"x": "y"}}}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]any{"x": "y"}, params)
 }
