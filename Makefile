@@ -57,10 +57,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseFilter$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/query/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSelector$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/query/
 	$(GO) test -run '^$$' -fuzz '^FuzzRequestDecoding$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./test/e2e/
+	$(GO) test -run '^$$' -fuzz '^FuzzPackageDecoding$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./test/e2e/
+	$(GO) test -run '^$$' -fuzz '^FuzzVimDecoding$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./test/e2e/
+	$(GO) test -run '^$$' -fuzz '^FuzzSubscriptionDecoding$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./test/e2e/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/csar/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/vnfd/
 	$(GO) test -run '^$$' -fuzz '^FuzzTemplate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/osemu/
 	$(GO) test -run '^$$' -fuzz '^FuzzSetBackendServers$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/haproxy/
+	$(GO) test -run '^$$' -fuzz '^FuzzAuthorizationHeader$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./internal/auth/
 
 bench:
 	scripts/ensure-postgres.sh

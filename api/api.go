@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vnfm-project/vnfm/internal/auth"
 	"github.com/vnfm-project/vnfm/internal/lcm"
 	"github.com/vnfm-project/vnfm/internal/model"
 	"github.com/vnfm-project/vnfm/internal/notify"
@@ -58,6 +59,12 @@ type Config struct {
 	MaxBody int64
 	// Metrics, when set, is served at /metrics (Prometheus text format).
 	Metrics prometheus.Gatherer
+	// Middleware runs on every request after the request id, access log
+	// and panic recovery, before routing (metrics, rate limiting).
+	Middleware []func(http.Handler) http.Handler
+	// TokenHandler, when set, is the OAuth 2.0 token endpoint (POST
+	// /oauth2/token, internal/auth).
+	TokenHandler http.Handler
 }
 
 // API is the HTTP interface.
@@ -73,6 +80,8 @@ type API struct {
 	maxBody   int64
 	validator *openapi.Validator
 	metrics   prometheus.Gatherer
+	mw        []func(http.Handler) http.Handler
+	token     http.Handler
 }
 
 // New builds the API.
@@ -84,6 +93,7 @@ func New(cfg Config) (*API, error) {
 	a := &API{
 		lcm: cfg.LCM, pkgm: cfg.Pkgm, vims: cfg.Vims, subs: cfg.Subs, db: cfg.DB, log: cfg.Log, publicURL: strings.TrimRight(cfg.PublicURL, "/"),
 		pageSize: cfg.PageSize, maxBody: cfg.MaxBody, validator: v, metrics: cfg.Metrics,
+		mw: cfg.Middleware, token: cfg.TokenHandler,
 	}
 	if a.pageSize <= 0 {
 		a.pageSize = 100
@@ -97,7 +107,9 @@ func New(cfg Config) (*API, error) {
 // Handler returns the router.
 func (a *API) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(a.requestID, a.accessLog, a.recoverPanic, middleware.GetHead)
+	r.Use(a.requestID, a.accessLog, a.recoverPanic)
+	r.Use(a.mw...)
+	r.Use(middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusNotFound, "Not Found", fmt.Sprintf("no resource at %s", r.URL.Path))
 	})
@@ -109,7 +121,7 @@ func (a *API) Handler() http.Handler {
 	})
 	r.Get("/readyz", a.readyz)
 	if a.metrics != nil {
-		r.Handle("/metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
+		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
 	}
 	// api_versions answers whatever Version the client sends: clients
 	// (the Tacker CLI sends 2.0.0) ask it to find out what is supported.
@@ -117,6 +129,7 @@ func (a *API) Handler() http.Handler {
 	r.Get("/vnfpkgm/api_versions", a.apiVersions("/vnfpkgm", PkgmAPIVersion))
 	a.pkgmRoutes(r)
 	a.vimRoutes(r)
+	a.authRoutes(r)
 
 	r.Route(prefix, func(r chi.Router) {
 		r.Get("/api_versions", a.apiVersions(prefix, APIVersion))
@@ -200,11 +213,13 @@ func (a *API) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		// The guard, further down, names the principal in this slot.
+		r = r.WithContext(auth.WithLogSlot(r.Context()))
 		next.ServeHTTP(sw, r)
 		// The query string can hold filter values but never secrets (those
 		// travel only in bodies); bodies are never logged.
 		a.log.Info("http request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"duration", time.Since(start), "request_id", r.Context().Value(requestIDKey))
+			"duration", time.Since(start), "request_id", r.Context().Value(requestIDKey), principalAttr(r.Context()))
 	})
 }
 
@@ -377,17 +392,6 @@ func (a *API) base(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
-}
-
-func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := a.db.Ping(ctx); err != nil {
-		a.log.Warn("readiness check failed", "err", err)
-		problem(w, http.StatusServiceUnavailable, "Service Unavailable", "database unreachable")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func (a *API) apiVersions(uriPrefix, version string) http.HandlerFunc {

@@ -38,6 +38,8 @@ func (a *API) opOccView(r *http.Request, op *store.OpOcc) *model.VnfLcmOpOcc {
 	v := op.VnfLcmOpOcc
 	if len(v.OperationParams) == 0 {
 		v.OperationParams = []byte("{}")
+	} else {
+		v.OperationParams = servedParams(v.OperationParams)
 	}
 	self := a.base(r) + prefix + "/vnf_lcm_op_occs/" + v.ID
 	l := &model.OpOccLinks{

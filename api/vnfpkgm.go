@@ -172,6 +172,11 @@ func (a *API) uploadPackage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit := a.pkgm.MaxPackageSize()
+	if r.ContentLength > limit {
+		// Refused before reading: the client need not send it all.
+		a.fail(w, r, &http.MaxBytesError{Limit: limit})
+		return
+	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		a.fail(w, r, fmt.Errorf("%w: cannot read the package: %w", lcm.ErrBadRequest, err))

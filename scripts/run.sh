@@ -8,4 +8,5 @@ mkdir -p var
 emulator=$!
 trap 'kill $emulator 2>/dev/null || true' EXIT INT TERM
 echo "openstack-emulator: http://127.0.0.1:5000/v3 (log: var/openstack-emulator.log)"
-./bin/vnfm serve --vim-file deploy/vim-emulator.yaml
+# No authentication: a local playground (the server warns). Production sets --auth.
+./bin/vnfm serve --auth none --vim-file deploy/vim-emulator.yaml

@@ -4,6 +4,7 @@
 //	vnfm serve     run the API server and the operation conductor
 //	vnfm migrate   apply database migrations and exit
 //	vnfm version   print the version
+//	vnfm rotate-key re-encrypt every sealed value with a new key
 //
 // Every flag has a VNFM_* environment variable (flag name upper-cased,
 // dashes as underscores); a flag given on the command line wins.
@@ -39,7 +40,7 @@ type Wiring struct {
 	Vnfds   lcm.Vnfds
 }
 
-const usage = "usage: vnfm serve|migrate|version [flags]\n       vnfm package build DIR -o FILE.zip"
+const usage = "usage: vnfm serve|migrate|version [flags]\n       vnfm package build DIR -o FILE.zip\n       vnfm rotate-key --new-key-file NEW [flags]\n       vnfm hash-password < PASSWORD_FILE"
 
 // packageCmd builds a CSAR from a package directory, with a manifest that
 // lists every file with its SHA-256.
@@ -113,6 +114,10 @@ func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
 		return 0
 	case "package":
 		return packageCmd(args, stdout, stderr)
+	case "rotate-key":
+		return rotateKeyCmd(args, stdout, stderr)
+	case "hash-password":
+		return hashPasswordCmd(os.Stdin, stdout, stderr)
 	case "serve", "migrate":
 	default:
 		fmt.Fprintf(stderr, "vnfm: unknown command %q\n%s\n", cmd, usage)
@@ -128,7 +133,9 @@ func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
 	fs.StringVar(&cfg.DataDir, "data-dir", "./var", "directory for the embedded database and the generated encryption key")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.EncryptionKeyFile, "encryption-key-file", "", "AES-256 key (base64) sealing VIM secrets; default DATA_DIR/encryption.key, generated if missing")
-	fs.StringVar(&cfg.Auth, "auth", "none", "client authentication: none")
+	finishKeys := keyFlags(fs, &cfg)
+	tlsFlags(fs, &cfg)
+	authFlags(fs, &cfg)
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL in Location headers and links (default: from the request)")
 	fs.IntVar(&cfg.PageSize, "page-size", 100, "maximum items in one list response")
 	fs.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long an operation's claim lives without renewal; a crashed replica's operations fail after this")
@@ -141,6 +148,8 @@ func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
 	fs.DurationVar(&cfg.NFVO.Timeout, "nfvo-grant-timeout", 10*time.Minute, "how long an asynchronous grant may take")
 	var vimFiles string
 	fs.StringVar(&vimFiles, "vim-file", "", "comma-separated VIM config files (Tacker's vim register format plus name and is_default) registered or updated at start")
+	fs.Float64Var(&cfg.HTTP.RateLimit, "rate-limit", 0, "requests/s one client (remote address) may sustain, answered 429 beyond; 0 = no limit")
+	fs.IntVar(&cfg.HTTP.RateBurst, "rate-burst", 0, "requests one client may send at once above --rate-limit (default: the rate rounded up)")
 	if err := applyEnv(fs); err != nil {
 		fmt.Fprintln(stderr, "vnfm:", err)
 		return 2
@@ -148,6 +157,7 @@ func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	finishKeys()
 	for _, f := range strings.Split(vimFiles, ",") {
 		if f = strings.TrimSpace(f); f != "" {
 			cfg.VimFiles = append(cfg.VimFiles, f)
@@ -186,11 +196,11 @@ func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
 		log.Info("database is up to date")
 		return 0
 	}
-	if cfg.Auth == "none" {
+	if authOff(cfg.Auth) {
 		log.Warn("authentication is off (--auth none): anyone who can reach " + cfg.Listen + " controls your VNFs")
 	}
 	cfg.Vnfds = wiring.Vnfds
-	if err := server.Run(ctx, cfg, wiring.Drivers, log); err != nil {
+	if err := server.Run(ctx, cfg, wiring.Drivers, log, watchHUP(ctx, log)); err != nil {
 		log.Error("vnfm", "err", err)
 		return 1
 	}

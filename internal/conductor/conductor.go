@@ -38,6 +38,8 @@ type Config struct {
 	RetryBackoff     time.Duration
 	// Now is the clock.
 	Now func() time.Time
+	// Observer is told step and op occ durations; nil = nobody.
+	Observer Observer
 }
 
 func (c *Config) defaults() {
@@ -60,6 +62,9 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Observer == nil {
+		c.Observer = nopObserver{}
 	}
 }
 
@@ -295,7 +300,9 @@ func (c *Conductor) reap(ctx context.Context) {
 // operator (or NFVO) to retry, roll back or fail.
 func (c *Conductor) recover(ctx context.Context, stale *store.OpOcc) {
 	owner := stale.Owner
+	var failed *store.OpOcc
 	err := c.st.InTx(ctx, func(tx store.Tx) error {
+		failed = nil
 		op, err := tx.GetOpOcc(ctx, stale.ID, true)
 		if err != nil {
 			return err
@@ -316,10 +323,14 @@ func (c *Conductor) recover(ctx context.Context, stale *store.OpOcc) {
 			Title:  "Operation interrupted",
 			Detail: fmt.Sprintf("the vnfm process running this operation stopped while it was %s; the current step may be partly done: retry, rollback or fail it", stateVerb(stale.OperationState)),
 		}
+		failed = op
 		return tx.UpdateOpOcc(ctx, op)
 	})
 	switch {
 	case err == nil:
+		if failed != nil {
+			c.opEnded(failed, model.FailedTemp)
+		}
 		c.log.Warn("recovered orphaned op occ", "op_occ_id", stale.ID, "vnf_instance_id", stale.VnfInstanceID, "previous_owner", owner)
 		c.Notify()
 	case errors.Is(err, errNothingToDo):
@@ -386,7 +397,7 @@ func (c *Conductor) execute(ctx context.Context, op *store.OpOcc) {
 	}
 	log.Info("op occ running", "rollback", rollback)
 
-	plan, err := c.planner.Plan(ctx, op)
+	plan, err := c.plan(ctx, log, op)
 	if err != nil {
 		c.fail(dbCtx, log, op, "plan", err)
 		return
@@ -514,17 +525,22 @@ func (c *Conductor) runStep(ctx context.Context, log *slog.Logger, name string, 
 	for attempt := 0; ; attempt++ {
 		start := c.cfg.Now()
 		err := c.callSafely(ctx, log, name, fn, x)
+		took := c.cfg.Now().Sub(start)
 		if err == nil {
-			log.Info("step done", "step", name, "duration", c.cfg.Now().Sub(start))
+			c.cfg.Observer.StepAttempted(x.Op.Operation, name, StepOK, took)
+			log.Info("step done", "step", name, "duration", took)
 			return nil
 		}
 		if cause := context.Cause(ctx); cause != nil {
+			c.cfg.Observer.StepAttempted(x.Op.Operation, name, StepCancelled, took)
 			return cause
 		}
 		var te *driver.TransientError
 		if !errors.As(err, &te) || attempt >= c.cfg.TransientRetries {
+			c.cfg.Observer.StepAttempted(x.Op.Operation, name, stepResult(err), took)
 			return err
 		}
+		c.cfg.Observer.StepAttempted(x.Op.Operation, name, StepTransient, took)
 		wait := backoff
 		if te.After > wait {
 			wait = te.After
@@ -539,6 +555,18 @@ func (c *Conductor) runStep(ctx context.Context, log *slog.Logger, name string, 
 		}
 		backoff *= 2
 	}
+}
+
+// plan builds op's plan. Planning runs lcm and driver code outside any
+// step; a panic there fails the op occ instead of the process.
+func (c *Conductor) plan(ctx context.Context, log *slog.Logger, op *store.OpOcc) (p *Plan, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("planning panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			p, err = nil, &panicError{step: "plan", value: v}
+		}
+	}()
+	return c.planner.Plan(ctx, op)
 }
 
 type panicError struct {
@@ -581,7 +609,7 @@ func (c *Conductor) endStep(ctx, dbCtx context.Context, log *slog.Logger, op *st
 	} else {
 		log.Error("step failed", "step", step, "err", err)
 	}
-	_, uerr := c.update(dbCtx, op.ID, func(_ store.Tx, o *store.OpOcc) error {
+	ended, uerr := c.update(dbCtx, op.ID, func(_ store.Tx, o *store.OpOcc) error {
 		if raw != nil {
 			o.Progress = raw
 		}
@@ -595,7 +623,9 @@ func (c *Conductor) endStep(ctx, dbCtx context.Context, log *slog.Logger, op *st
 	})
 	if uerr != nil {
 		log.Error("record failure", "err", uerr)
+		return
 	}
+	c.opEnded(ended, model.FailedTemp)
 }
 
 func (c *Conductor) fail(ctx context.Context, log *slog.Logger, op *store.OpOcc, step string, err error) {
@@ -618,7 +648,7 @@ func (c *Conductor) finish(ctx context.Context, log *slog.Logger, op *store.OpOc
 
 // finishWith ends the op occ in a final state, with pd as its error.
 func (c *Conductor) finishWith(ctx context.Context, log *slog.Logger, op *store.OpOcc, x *Exec, final model.OperationState, apply func(context.Context, store.Tx, *Exec) error, pd *model.ProblemDetails) {
-	_, err := c.update(ctx, op.ID, func(tx store.Tx, o *store.OpOcc) error {
+	ended, err := c.update(ctx, op.ID, func(tx store.Tx, o *store.OpOcc) error {
 		x.Op = o
 		if apply != nil {
 			if err := apply(ctx, tx, x); err != nil {
@@ -641,5 +671,6 @@ func (c *Conductor) finishWith(ctx context.Context, log *slog.Logger, op *store.
 		c.fail(ctx, log, op, "finish", err)
 		return
 	}
+	c.opEnded(ended, final)
 	log.Info("op occ finished", "state", string(final))
 }

@@ -144,6 +144,10 @@ func (c *Cluster) members(ctx context.Context, serializable bool) ([]Member, err
 	if serializable {
 		opts = append(opts, clientv3.WithSerializable())
 	}
+	// Callers pass a step's context, which has no deadline: a member that
+	// accepted the connection and never answers must not hold the step.
+	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	defer cancel()
 	resp, err := c.cli.MemberList(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("etcdmember: list members: %w", err)

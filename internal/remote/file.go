@@ -8,15 +8,22 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"time"
 
 	"github.com/pkg/sftp"
 )
+
+// fileTimeout bounds one file transfer: callers pass a step's context,
+// which has no deadline, and SFTP has none of its own.
+const fileTimeout = 10 * time.Minute
 
 // WriteFile atomically replaces path (a remote POSIX path) with data:
 // parent directories are created, data goes to a temporary file in the same
 // directory which is then renamed over path, so a reader never sees a
 // partial file. mode 0 means 0644.
 func (c *Client) WriteFile(ctx context.Context, p string, data []byte, mode os.FileMode) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, fileTimeout)
+	defer cancel()
 	if mode == 0 {
 		mode = 0o644
 	}
@@ -75,6 +82,8 @@ func (c *Client) WriteFile(ctx context.Context, p string, data []byte, mode os.F
 // ReadFile returns the content of a remote file; a missing file gives an
 // error matching fs.ErrNotExist.
 func (c *Client) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, fileTimeout)
+	defer cancel()
 	fail := func(err error) error {
 		if ctx.Err() != nil {
 			err = ctx.Err()

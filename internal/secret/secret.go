@@ -3,12 +3,12 @@
 package secret
 
 import (
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -25,35 +25,147 @@ const (
 // ErrWrongKey is returned when a value was sealed with another key.
 var ErrWrongKey = errors.New("sealed with a different key")
 
-// Box seals and opens values with one key. The key id (a hash prefix of the
-// key) is stored with every value so a rotation can tell old values apart.
+// Box seals and opens values. The key id (a hash prefix of the key) is
+// stored with every value, so a Box made by NewKeyring can open values sealed
+// with an earlier key (picked by id) while it seals with the current one:
+// that is what lets a key rotation run without downtime.
 type Box struct {
 	aead  cipher.AEAD
 	keyID [keyIDSize]byte
+	// old opens values sealed with earlier keys, by key id.
+	old map[[keyIDSize]byte]cipher.AEAD
 }
 
 // NewBox makes a Box from a 32-byte key.
 func NewBox(key []byte) (*Box, error) {
+	return NewKeyring(key)
+}
+
+// NewKeyring makes a Box that seals with current and opens values sealed
+// with current or with any of old.
+func NewKeyring(current []byte, old ...[]byte) (*Box, error) {
+	aead, id, err := newAEAD(current)
+	if err != nil {
+		return nil, err
+	}
+	b := &Box{aead: aead, keyID: id}
+	for i, k := range old {
+		a, oid, err := newAEAD(k)
+		if err != nil {
+			return nil, fmt.Errorf("old key %d: %w", i+1, err)
+		}
+		if oid == id {
+			continue
+		}
+		if b.old == nil {
+			b.old = map[[keyIDSize]byte]cipher.AEAD{}
+		}
+		b.old[oid] = a
+	}
+	return b, nil
+}
+
+func newAEAD(key []byte) (cipher.AEAD, [keyIDSize]byte, error) {
+	var id [keyIDSize]byte
 	if len(key) != keySize {
-		return nil, fmt.Errorf("encryption key must be %d bytes, got %d", keySize, len(key))
+		return nil, id, fmt.Errorf("encryption key must be %d bytes, got %d", keySize, len(key))
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, fmt.Errorf("aes: %w", err)
+		return nil, id, fmt.Errorf("aes: %w", err)
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, fmt.Errorf("gcm: %w", err)
+		return nil, id, fmt.Errorf("gcm: %w", err)
 	}
-	b := &Box{aead: aead}
 	sum := sha256.Sum256(key)
-	copy(b.keyID[:], sum[:keyIDSize])
-	return b, nil
+	copy(id[:], sum[:keyIDSize])
+	return aead, id, nil
+}
+
+// KeyID is the current key's id in hex: safe to log (a hash prefix).
+func (b *Box) KeyID() string { return hex.EncodeToString(b.keyID[:]) }
+
+// OldKeyIDs are the ids of the keys that only open, in no particular order.
+func (b *Box) OldKeyIDs() []string {
+	out := make([]string, 0, len(b.old))
+	for id := range b.old {
+		out = append(out, hex.EncodeToString(id[:]))
+	}
+	return out
+}
+
+// IsCurrent reports whether sealed was sealed with the current key (nil is:
+// there is nothing to re-seal).
+func (b *Box) IsCurrent(sealed []byte) bool {
+	if sealed == nil {
+		return true
+	}
+	id, ok := keyIDOf(sealed)
+	return ok && id == b.keyID
+}
+
+// KeyIDOf returns the hex id of the key a sealed value names, and false when
+// the bytes do not look like a sealed value.
+func KeyIDOf(sealed []byte) (string, bool) {
+	id, ok := keyIDOf(sealed)
+	if !ok {
+		return "", false
+	}
+	return hex.EncodeToString(id[:]), true
+}
+
+// minSealed is header, GCM nonce and tag: the shortest sealed value.
+const minSealed = 1 + keyIDSize + 12 + 16
+
+func keyIDOf(sealed []byte) ([keyIDSize]byte, bool) {
+	var id [keyIDSize]byte
+	if len(sealed) < minSealed || sealed[0] != format {
+		return id, false
+	}
+	copy(id[:], sealed[1:1+keyIDSize])
+	return id, true
+}
+
+// DecodeKey decodes a base64 key (surrounding blanks ignored). The error
+// never contains the text.
+func DecodeKey(text string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+	if err != nil {
+		return nil, errors.New("not base64")
+	}
+	if len(key) != keySize {
+		return nil, fmt.Errorf("encryption key must be %d bytes, got %d", keySize, len(key))
+	}
+	return key, nil
+}
+
+// ReadKeyFile reads a base64 key from path; unlike LoadOrCreateKeyFile it
+// never creates one (a rotation must not invent the key it opens with).
+func ReadKeyFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key file: %w", err)
+	}
+	key, err := DecodeKey(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	return key, nil
 }
 
 // LoadOrCreateKeyFile reads a base64 key from path, creating the file with a
 // fresh random key (mode 0600) when it does not exist.
 func LoadOrCreateKeyFile(path string) (*Box, error) {
+	key, err := LoadOrCreateKey(path)
+	if err != nil {
+		return nil, err
+	}
+	return NewBox(key)
+}
+
+// LoadOrCreateKey is LoadOrCreateKeyFile returning the key itself.
+func LoadOrCreateKey(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		key := make([]byte, keySize)
@@ -75,7 +187,7 @@ func LoadOrCreateKeyFile(path string) (*Box, error) {
 			if err != nil {
 				return nil, fmt.Errorf("write key file: %w", err)
 			}
-			return NewBox(key)
+			return key, nil
 		}
 		if !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("create key file: %w", err)
@@ -85,11 +197,11 @@ func LoadOrCreateKeyFile(path string) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read key file: %w", err)
 	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data)))
+	key, err := DecodeKey(string(data))
 	if err != nil {
-		return nil, fmt.Errorf("key file %s: not base64: %w", path, err)
+		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
-	return NewBox(key)
+	return key, nil
 }
 
 // Seal encrypts plaintext. A nil plaintext seals to nil.
@@ -109,20 +221,25 @@ func (b *Box) Seal(plaintext []byte) ([]byte, error) {
 	return b.aead.Seal(out, nonce, plaintext, out[:1+keyIDSize]), nil
 }
 
-// Open decrypts a value made by Seal. nil opens to nil.
+// Open decrypts a value made by Seal with the current key or, for a
+// keyring, with one of the old keys. nil opens to nil.
 func (b *Box) Open(sealed []byte) ([]byte, error) {
 	if sealed == nil {
 		return nil, nil
 	}
 	hdr := 1 + keyIDSize
-	if len(sealed) < hdr+b.aead.NonceSize() || sealed[0] != format {
+	id, ok := keyIDOf(sealed)
+	if !ok {
 		return nil, errors.New("sealed value: bad format")
 	}
-	if !bytes.Equal(sealed[1:hdr], b.keyID[:]) {
-		return nil, ErrWrongKey
+	aead := b.aead
+	if id != b.keyID {
+		if aead = b.old[id]; aead == nil {
+			return nil, ErrWrongKey
+		}
 	}
-	nonce := sealed[hdr : hdr+b.aead.NonceSize()]
-	pt, err := b.aead.Open(nil, nonce, sealed[hdr+b.aead.NonceSize():], sealed[:hdr])
+	nonce := sealed[hdr : hdr+aead.NonceSize()]
+	pt, err := aead.Open(nil, nonce, sealed[hdr+aead.NonceSize():], sealed[:hdr])
 	if err != nil {
 		return nil, fmt.Errorf("sealed value: %w", err)
 	}

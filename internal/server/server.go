@@ -19,16 +19,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vnfm-project/vnfm/api"
+	"github.com/vnfm-project/vnfm/internal/auth"
 	"github.com/vnfm-project/vnfm/internal/callauth"
 	"github.com/vnfm-project/vnfm/internal/conductor"
 	"github.com/vnfm-project/vnfm/internal/csar"
 	"github.com/vnfm-project/vnfm/internal/driver"
 	"github.com/vnfm-project/vnfm/internal/lcm"
+	"github.com/vnfm-project/vnfm/internal/metrics"
 	"github.com/vnfm-project/vnfm/internal/model"
 	"github.com/vnfm-project/vnfm/internal/nfvo"
 	"github.com/vnfm-project/vnfm/internal/notify"
 	"github.com/vnfm-project/vnfm/internal/pkgm"
-	"github.com/vnfm-project/vnfm/internal/secret"
 	"github.com/vnfm-project/vnfm/internal/store"
 	"github.com/vnfm-project/vnfm/internal/store/pgstore"
 	"github.com/vnfm-project/vnfm/internal/store/sqlitestore"
@@ -41,7 +42,8 @@ type Config struct {
 	DatabaseURL       string // postgres://... ; empty = SQLite in DataDir
 	DataDir           string
 	EncryptionKeyFile string // empty = DataDir/encryption.key, created if missing
-	Auth              string // "none" (the only mode until authentication lands)
+	Auth              string // "none", or a comma-separated set of basic, oauth2, jwt (internal/auth)
+	AuthOptions       auth.Options
 	PublicURL         string
 	PageSize          int
 	Lease             time.Duration
@@ -65,6 +67,15 @@ type Config struct {
 	// NFVO, when its URL is set, grants every lifecycle operation;
 	// without one grants are local and allow everything.
 	NFVO NFVOConfig
+	// HTTP bounds clients: rate limit, slow-client timeouts.
+	HTTP HTTPConfig
+	// EncryptionKey (base64, from VNFM_ENCRYPTION_KEY) wins over the file.
+	EncryptionKey KeyText
+	// OldEncryptionKeyFiles hold earlier keys: values sealed with them
+	// still open, new ones are sealed with the current key (rotation).
+	OldEncryptionKeyFiles []string
+	// TLS, when its files are set, makes the listener speak HTTPS.
+	TLS TLSConfig
 }
 
 // NFVOConfig is the NFVO whose Grant interface vnfm calls.
@@ -130,6 +141,7 @@ type Server struct {
 	http     *http.Server
 	listener net.Listener
 	addr     atomic.Pointer[string]
+	tls      *tlsState // nil without TLS
 }
 
 // Deps are the services drivers may need, handed to the function that
@@ -152,18 +164,25 @@ func Static(reg *driver.Registry) Drivers {
 // New builds a server on a store (opened with OpenStore, or by a test).
 // mkDrivers builds the driver registry.
 func New(ctx context.Context, cfg Config, st store.Store, mkDrivers Drivers, log *slog.Logger) (*Server, error) {
-	if cfg.Auth != "" && cfg.Auth != "none" {
-		return nil, fmt.Errorf("auth mode %q is not available; use none", cfg.Auth)
+	// First: a wrong authentication setup must stop the start.
+	guard, err := auth.New(ctx, auth.Config{Modes: cfg.Auth, Options: cfg.AuthOptions, DataDir: cfg.DataDir,
+		SelfIssuer: cfg.PublicURL, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
 	}
-	keyFile := cfg.EncryptionKeyFile
-	if keyFile == "" {
-		keyFile = filepath.Join(cfg.DataDir, "encryption.key")
-	}
-	box, err := secret.LoadOrCreateKeyFile(keyFile)
+	box, err := openKeyring(&cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("encryption key: %w", err)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: prometheus.NewRegistry()}
+	if s.tls, err = newTLS(cfg.TLS, log); err != nil {
+		return nil, err
+	}
+	// On the unwrapped store: its pool statistics are not on the wrapper.
+	m, err := metrics.Register(s.metrics, st, log)
+	if err != nil {
+		return nil, err
+	}
 	// Every LCM change the store writes also enqueues its notifications.
 	nst := notify.Wrap(st, notify.Config{BaseURL: s.baseURL, Log: log})
 	st = nst
@@ -209,20 +228,21 @@ func New(ctx context.Context, cfg Config, st store.Store, mkDrivers Drivers, log
 		Store: st, Box: box, Drivers: drivers, Log: log, DefaultVim: cfg.DefaultVim, Vnfds: vnfds, Vims: vimReg,
 		Granter: granter,
 	})
-	cond := conductor.New(st, svc, log, conductor.Config{Lease: cfg.Lease})
+	cond := conductor.New(st, svc, log, conductor.Config{Lease: cfg.Lease, Observer: m})
 	svc.SetWaker(cond)
 	a, err := api.New(api.Config{LCM: svc, Pkgm: pkgs, Vims: vimReg, Subs: subs, DB: st, Log: log, PublicURL: cfg.PublicURL, PageSize: cfg.PageSize,
-		Metrics: s.metrics})
+		Metrics: s.metrics, Middleware: append(s.httpMiddleware(m), guard.Middleware), TokenHandler: guard.TokenHandler()})
 	if err != nil {
 		return nil, err
 	}
 	s.st, s.svc, s.cond, s.pkgs = st, svc, cond, pkgs
+	ht := cfg.HTTP.withDefaults()
 	s.http = &http.Server{
 		Handler:           a.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: ht.ReadHeaderTimeout,
+		ReadTimeout:       ht.ReadTimeout,
+		WriteTimeout:      ht.WriteTimeout,
+		IdleTimeout:       ht.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
@@ -235,9 +255,9 @@ func (s *Server) baseURL() string {
 		return strings.TrimRight(s.cfg.PublicURL, "/")
 	}
 	if addr := s.addr.Load(); addr != nil {
-		return "http://" + *addr
+		return s.scheme() + "://" + *addr
 	}
-	return "http://" + s.cfg.Listen
+	return s.scheme() + "://" + s.cfg.Listen
 }
 
 // Handler is the HTTP handler (for in-process tests).
@@ -280,11 +300,18 @@ func (s *Server) Start(ctx context.Context) error {
 	addr := ln.Addr().String()
 	s.addr.Store(&addr)
 	go func() {
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if s.tls != nil {
+			s.http.TLSConfig = s.tls.base
+			err = s.http.ServeTLS(ln, "", "")
+		} else {
+			err = s.http.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("http server", "err", err)
 		}
 	}()
-	s.log.Info("vnfm listening", "addr", ln.Addr().String(), "conductor", s.cond.ID())
+	s.log.Info("vnfm listening", "addr", ln.Addr().String(), "url", s.URL(), "conductor", s.cond.ID())
 	return nil
 }
 
@@ -307,8 +334,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 	s.log.Info("vnfm stopped")
 }
 
-// Run serves until ctx ends.
-func Run(ctx context.Context, cfg Config, drivers Drivers, log *slog.Logger) error {
+// Run serves until ctx ends. Each onStart gets the started server (the
+// command line wires SIGHUP to ReloadTLS with it).
+func Run(ctx context.Context, cfg Config, drivers Drivers, log *slog.Logger, onStart ...func(*Server)) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -323,6 +351,9 @@ func Run(ctx context.Context, cfg Config, drivers Drivers, log *slog.Logger) err
 	}
 	if err := srv.Start(ctx); err != nil {
 		return err
+	}
+	for _, f := range onStart {
+		f(srv)
 	}
 	<-ctx.Done()
 	log.Info("shutting down")

@@ -129,6 +129,7 @@ type Tx interface {
 type Store interface {
 	Tx
 	Outbox
+	Status
 	// InTx runs fn in one transaction: committed when fn returns nil, rolled
 	// back otherwise. Conflicting concurrent transactions surface as
 	// ErrConflict or ErrOpInProgress from the methods, never as a silent

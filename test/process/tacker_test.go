@@ -227,8 +227,10 @@ func resourceID(vnfc map[string]any) any {
 // tacker runs `openstack` against one vnfm and keeps everything it printed.
 type tacker struct {
 	endpoint string
-	mu       sync.Mutex
-	outputs  []string
+	// auth replaces --os-auth-type none (e.g. http_basic with a user).
+	auth    []string
+	mu      sync.Mutex
+	outputs []string
 }
 
 // exec runs openstack with args and returns its exit error, stdout, stderr.
@@ -236,7 +238,11 @@ func (c *tacker) exec(t *testing.T, args ...string) (error, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	argv := append([]string{openstackCLI, "--os-auth-type", "none", "--os-endpoint", c.endpoint}, args...)
+	authArgs := c.auth
+	if authArgs == nil {
+		authArgs = []string{"--os-auth-type", "none"}
+	}
+	argv := append(append([]string{openstackCLI}, authArgs...), append([]string{"--os-endpoint", c.endpoint}, args...)...)
 	cmd := exec.CommandContext(ctx, systemPython, argv...)
 	cmd.Env = cleanEnv("OS_", "PYTHON", "VIRTUAL_ENV")
 	var stdout, stderr bytes.Buffer

@@ -42,11 +42,21 @@ type Driver struct {
 	calls    []string
 	attempts map[string]int
 	vims     map[string]model.VimConnectionInfo
+	params   map[string]json.RawMessage
 }
 
 // New returns a Driver.
 func New() *Driver {
-	return &Driver{attempts: map[string]int{}, vims: map[string]model.VimConnectionInfo{}}
+	return &Driver{attempts: map[string]int{}, vims: map[string]model.VimConnectionInfo{}, params: map[string]json.RawMessage{}}
+}
+
+// Params returns the operation parameters (secrets included) the last call
+// for an op occ was given.
+func (d *Driver) Params(opID string) (json.RawMessage, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.params[opID]
+	return p, ok
 }
 
 // Vim returns the VIM connection (credentials included) the last call for
@@ -174,11 +184,12 @@ func (d *Driver) run(ctx context.Context, name string, req *driver.Request, fn f
 	if err != nil {
 		return nil, err
 	}
+	d.mu.Lock()
 	if req.Vim != nil {
-		d.mu.Lock()
 		d.vims[req.OpOccID] = *req.Vim
-		d.mu.Unlock()
 	}
+	d.params[req.OpOccID] = append(json.RawMessage(nil), req.Params...)
+	d.mu.Unlock()
 	if err := d.act(ctx, name, req, p); err != nil {
 		return nil, err
 	}

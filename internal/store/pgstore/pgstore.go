@@ -40,6 +40,10 @@ const oneActiveIndex = "vnf_lcm_op_occs_one_active"
 // maxTxAttempts bounds InTx re-runs after a serialization failure or deadlock.
 const maxTxAttempts = 4
 
+// defaultConnectTimeout bounds opening a connection when the DSN sets no
+// connect_timeout.
+const defaultConnectTimeout = 10 * time.Second
+
 var (
 	_ store.Store = (*Store)(nil)
 	_ store.Tx    = (*ops)(nil)
@@ -69,6 +73,12 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: parse dsn: %w", err)
+	}
+	// Without connect_timeout in the DSN a dial is bounded only by its
+	// context, and request and conductor contexts have no deadline: an
+	// unreachable server would hold them for the OS's TCP timeout.
+	if cfg.ConnConfig.ConnectTimeout <= 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

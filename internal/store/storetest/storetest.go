@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests = append(tests, packageTests...)
 	tests = append(tests, vimTests...)
 	tests = append(tests, subscriptionTests...)
+	tests = append(tests, rekeyTests...)
+	tests = append(tests, statusTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

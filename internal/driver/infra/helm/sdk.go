@@ -58,7 +58,7 @@ func newSDK(rc *rest.Config, ns, dir string, timeout time.Duration, log *slog.Lo
 		kc.Namespace = ns
 	}
 	return &sdkTransport{cfg: cfg, ns: ns, dir: dir, timeout: timeout, log: log,
-		getters: getter.Providers{{Schemes: []string{"http", "https"}, New: getter.NewHTTPGetter}}}, nil
+		getters: getter.Providers{{Schemes: []string{"http", "https"}, New: boundedHTTPGetter}}}, nil
 }
 
 func (s *sdkTransport) Close() error { return nil }
@@ -245,7 +245,7 @@ func (s *sdkTransport) chart(ctx context.Context, sp *spec) (*chart.Chart, error
 	if err != nil {
 		return nil, unprocessable("chart URL of "+c.String(), err)
 	}
-	buf, err := g.Get(u, getter.WithTimeout(2*time.Minute))
+	buf, err := g.Get(u, getter.WithTimeout(repoTimeout))
 	if err != nil {
 		return nil, repoError("download chart "+c.String(), err)
 	}
@@ -329,4 +329,14 @@ func (g *restGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
 	api.Contexts["vim"] = &clientcmdapi.Context{Cluster: "vim", AuthInfo: "vim", Namespace: g.ns}
 	api.CurrentContext = "vim"
 	return clientcmd.NewDefaultClientConfig(*api, &clientcmd.ConfigOverrides{})
+}
+
+// repoTimeout bounds one chart repository request.
+const repoTimeout = 2 * time.Minute
+
+// boundedHTTPGetter is Helm's HTTP getter with a timeout: built directly,
+// as here, it has none (only getter.Getters adds one), and the repository
+// index download passes no context and no timeout of its own.
+func boundedHTTPGetter(opts ...getter.Option) (getter.Getter, error) {
+	return getter.NewHTTPGetter(append([]getter.Option{getter.WithTimeout(repoTimeout)}, opts...)...)
 }
