@@ -144,6 +144,8 @@ func TestDocumentOperations(t *testing.T) {
 		"/vnf_lcm_op_occs/{vnfLcmOpOccId}/rollback":      {"POST"},
 		"/vnf_lcm_op_occs/{vnfLcmOpOccId}/fail":          {"POST"},
 		"/vnf_lcm_op_occs/{vnfLcmOpOccId}/cancel":        {"POST"},
+		"/subscriptions":                                 {"GET", "POST"},
+		"/subscriptions/{subscriptionId}":                {"DELETE", "GET"},
 	}
 	got := map[string][]string{}
 	for path, item := range doc.Paths.Map() {

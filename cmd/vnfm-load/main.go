@@ -3,6 +3,11 @@
 // from a fixed number of concurrent workers for a bounded time and prints
 // throughput, latency percentiles, errors and a status code histogram.
 //
+// vnfm-load notify instead measures LCM notification delivery: it serves
+// loopback notification endpoints, subscribes them, runs create, instantiate,
+// terminate and delete lifecycles and reports the delivery latency (state
+// change to receipt) and notifications/s (see notify.go).
+//
 // Point it only at a server you operate, normally on the loopback interface;
 // it refuses non-loopback targets unless -allow-remote is given.
 package main
@@ -59,6 +64,9 @@ filters such as filter=(eq,vnfdId,vnfd-7) stay whole). A path may contain
 or, without it, collected first with a list GET of -ids-from (default: the
 path up to "/{id}", e.g. /vnflcm/v1/vnf_instances), following Link rel="next"
 pages.
+
+vnfm-load notify ... measures notification delivery instead (vnfm-load
+notify -h).
 
 Examples:
   vnfm-load -url http://127.0.0.1:9890 -path /vnflcm/v1/vnf_instances/{id} -c 8 -d 10s
@@ -138,6 +146,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "notify" {
+		return runNotify(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("vnfm-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {

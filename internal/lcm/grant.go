@@ -60,6 +60,15 @@ func (pc *planCtx) grant() conductor.Step {
 	}}
 }
 
+// root is the API root for links the NFVO follows: SOL003 links are URIs,
+// and a bare path means nothing to another server.
+func (s *Service) root() string {
+	if s.baseURL == nil {
+		return ""
+	}
+	return strings.TrimRight(s.baseURL(), "/")
+}
+
 // grantedVim is the VIM a grant assigns to an instantiation that named
 // none: the one its first granted addition names, else its first. It must
 // be of the kind the operation was planned for.
@@ -79,7 +88,7 @@ func (pc *planCtx) grantedVim(ctx context.Context, g *model.Grant) (*model.VimCo
 		}
 		break
 	}
-	d, full, err := pc.s.infraOn(ctx, &vc)
+	d, full, err := pc.s.infraOn(ctx, pc.s.st, &vc)
 	if err != nil {
 		return nil, fmt.Errorf("the VIM of grant %s: %w", g.ID, err)
 	}
@@ -146,8 +155,8 @@ func (pc *planCtx) grantRequest(opID string, info *model.InstantiatedVnfInfo) (*
 		VnfInstanceID: inst.ID, VnfLcmOpOccID: opID, VnfdID: inst.VnfdID,
 		Operation: pc.opName, FlavourID: flavourOf(inst, pc.params),
 		Links: model.GrantRequestLinks{
-			VnfLcmOpOcc: model.Link{Href: "/vnflcm/v1/vnf_lcm_op_occs/" + opID},
-			VnfInstance: model.Link{Href: "/vnflcm/v1/vnf_instances/" + inst.ID},
+			VnfLcmOpOcc: model.Link{Href: pc.s.root() + "/vnflcm/v1/vnf_lcm_op_occs/" + opID},
+			VnfInstance: model.Link{Href: pc.s.root() + "/vnflcm/v1/vnf_instances/" + inst.ID},
 		},
 	}
 	var fl *vnfd.Flavour

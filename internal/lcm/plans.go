@@ -210,7 +210,7 @@ func (s *Service) Plan(ctx context.Context, op *store.OpOcc) (*conductor.Plan, e
 	_ = json.Unmarshal(params, &withVims)
 	pc.vims = mergeVims(vims, withVims.VimConnectionInfo, nil)
 	pc.noVim = len(pc.vims) == 0
-	if pc.infra, pc.vim, err = s.infraFor(ctx, inst, pc.vims); err != nil {
+	if pc.infra, pc.vim, err = s.infraFor(ctx, s.st, inst, pc.vims); err != nil {
 		return nil, err
 	}
 	if s.vnfds != nil {

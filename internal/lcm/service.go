@@ -56,12 +56,15 @@ type Vnfds interface {
 }
 
 // VimRegistry resolves registered VIMs (package vims). Errors for unknown
-// ids wrap ErrNotFound.
+// ids wrap ErrNotFound. tx is the transaction to read in (nil: none): a
+// read outside the caller's open transaction would need a second pooled
+// connection, which deadlocks once every connection is held by a
+// transaction waiting the same way.
 type VimRegistry interface {
 	// Connection returns a registered VIM's full connection info.
-	Connection(ctx context.Context, vimID string) (*model.VimConnectionInfo, error)
+	Connection(ctx context.Context, tx store.VimTx, vimID string) (*model.VimConnectionInfo, error)
 	// DefaultConnection returns the default VIM's, nil when there is none.
-	DefaultConnection(ctx context.Context) (*model.VimConnectionInfo, error)
+	DefaultConnection(ctx context.Context, tx store.VimTx) (*model.VimConnectionInfo, error)
 }
 
 // Waker is told when a job was queued (the conductor).
@@ -77,6 +80,9 @@ type Config struct {
 	Drivers *driver.Registry
 	Vnfds   Vnfds   // optional
 	Granter Granter // optional
+	// BaseURL is the API root for absolute links sent to other servers (the
+	// GrantRequest's _links); nil or "" leaves them relative.
+	BaseURL func() string
 	Log     *slog.Logger
 	Now     func() time.Time
 	NewID   func() string
@@ -94,6 +100,7 @@ type Service struct {
 	drivers *driver.Registry
 	vnfds   Vnfds
 	granter Granter
+	baseURL func() string
 	log     *slog.Logger
 	now     func() time.Time
 	newID   func() string
@@ -106,7 +113,7 @@ type Service struct {
 func New(cfg Config) *Service {
 	s := &Service{
 		st: cfg.Store, box: cfg.Box, drivers: cfg.Drivers, vnfds: cfg.Vnfds,
-		granter: cfg.Granter, log: cfg.Log, now: cfg.Now, newID: cfg.NewID,
+		granter: cfg.Granter, baseURL: cfg.BaseURL, log: cfg.Log, now: cfg.Now, newID: cfg.NewID,
 		defVim: cfg.DefaultVim, vimReg: cfg.Vims,
 	}
 	if s.now == nil {

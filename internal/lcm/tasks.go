@@ -94,7 +94,7 @@ func busy(active *store.OpOcc) error {
 // recorded at instantiation, else the first given VIM with a driver, else the
 // default VIM. A VIM given only by vimId is resolved through the registry;
 // the returned connection info then has full credentials.
-func (s *Service) infraFor(ctx context.Context, inst *store.Instance, vims []model.VimConnectionInfo) (driver.Infra, *model.VimConnectionInfo, error) {
+func (s *Service) infraFor(ctx context.Context, tx store.VimTx, inst *store.Instance, vims []model.VimConnectionInfo) (driver.Infra, *model.VimConnectionInfo, error) {
 	p, err := s.readPrivate(inst.Private)
 	if err != nil {
 		return nil, nil, err
@@ -102,18 +102,18 @@ func (s *Service) infraFor(ctx context.Context, inst *store.Instance, vims []mod
 	if p.VimConnectionID != "" {
 		for i := range vims {
 			if vims[i].ID == p.VimConnectionID {
-				return s.infraOn(ctx, &vims[i])
+				return s.infraOn(ctx, tx, &vims[i])
 			}
 		}
 		if s.defVim != nil && s.defVim.ID == p.VimConnectionID {
-			return s.infraOn(ctx, s.defVim)
+			return s.infraOn(ctx, tx, s.defVim)
 		}
 		return nil, nil, fmt.Errorf("%w: the VIM connection %q this VNF instance was instantiated on is no longer in its vimConnectionInfo", ErrUnprocessable, p.VimConnectionID)
 	}
 	var tried []string
 	for i := range vims {
 		if _, err := s.drivers.Infra(vims[i].VimType); err == nil {
-			return s.infraOn(ctx, &vims[i])
+			return s.infraOn(ctx, tx, &vims[i])
 		}
 		tried = append(tried, vims[i].VimType)
 	}
@@ -121,27 +121,27 @@ func (s *Service) infraFor(ctx context.Context, inst *store.Instance, vims []mod
 		return nil, nil, fmt.Errorf("%w: no infrastructure driver for vimType %q (supported: %v)", ErrUnprocessable, tried, s.drivers.InfraTypes())
 	}
 	if s.vimReg != nil {
-		def, err := s.vimReg.DefaultConnection(ctx)
+		def, err := s.vimReg.DefaultConnection(ctx, tx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("default VIM: %w", err)
 		}
 		if def != nil {
 			// The instance records a reference, not the credentials.
-			return s.infraOn(ctx, &model.VimConnectionInfo{ID: def.ID, VimID: def.VimID, VimType: def.VimType})
+			return s.infraOn(ctx, tx, &model.VimConnectionInfo{ID: def.ID, VimID: def.VimID, VimType: def.VimType})
 		}
 	}
 	if s.defVim == nil {
 		return nil, nil, fmt.Errorf("%w: the request names no VIM (vimConnectionInfo) and no default VIM is registered", ErrUnprocessable)
 	}
-	return s.infraOn(ctx, s.defVim)
+	return s.infraOn(ctx, tx, s.defVim)
 }
 
 // infraOn returns the driver for one VIM connection and the connection with
 // a registered VIM's details filled in.
-func (s *Service) infraOn(ctx context.Context, vim *model.VimConnectionInfo) (driver.Infra, *model.VimConnectionInfo, error) {
+func (s *Service) infraOn(ctx context.Context, tx store.VimTx, vim *model.VimConnectionInfo) (driver.Infra, *model.VimConnectionInfo, error) {
 	v := *vim
 	if v.VimID != "" && len(v.AccessInfo) == 0 && s.vimReg != nil {
-		reg, err := s.vimReg.Connection(ctx, v.VimID)
+		reg, err := s.vimReg.Connection(ctx, tx, v.VimID)
 		if errors.Is(err, ErrNotFound) {
 			return nil, nil, fmt.Errorf("%w: vimConnectionInfo %q names vimId %s, which is not a registered VIM", ErrUnprocessable, v.ID, v.VimID)
 		}
@@ -184,7 +184,7 @@ func supports(d driver.Infra, op model.Operation) bool {
 
 func (s *Service) checkDriver(ctx context.Context, op model.Operation, extra []model.VimConnectionInfo) func(store.Tx, *store.Instance, []model.VimConnectionInfo) error {
 	return func(tx store.Tx, inst *store.Instance, vims []model.VimConnectionInfo) error {
-		d, vim, err := s.infraFor(ctx, inst, mergeVims(vims, extra, nil))
+		d, vim, err := s.infraFor(ctx, tx, inst, mergeVims(vims, extra, nil))
 		if err != nil {
 			return err
 		}

@@ -104,11 +104,25 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.delivered, m.failed, m.abandoned, m.latency} {
-			_ = reg.Register(c) // a second Deliverer in one process (tests) shares the first's
-		}
+		// A second Deliverer in one process (tests) shares the first's.
+		m.delivered = register(reg, m.delivered)
+		m.failed = register(reg, m.failed)
+		m.abandoned = register(reg, m.abandoned)
+		m.latency = register(reg, m.latency)
 	}
 	return m
+}
+
+// register registers c, or returns the collector already registered in
+// its place.
+func register[T prometheus.Collector](reg prometheus.Registerer, c T) T {
+	var are prometheus.AlreadyRegisteredError
+	if err := reg.Register(c); errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(T); ok {
+			return existing
+		}
+	}
+	return c
 }
 
 // NewDeliverer makes a Deliverer; Start runs it. hc carries the transport
@@ -117,6 +131,9 @@ func NewDeliverer(st store.Store, box Opener, tokens *callauth.Tokens, hc *http.
 	cfg.defaults()
 	if hc == nil {
 		hc = &http.Client{}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -243,12 +260,20 @@ func (d *Deliverer) serve(ctx context.Context, subID string) {
 	client, err := d.client(sub)
 	if err != nil {
 		log.Error("subscription credentials", "err", err)
+		// A failed attempt on the head, as for a failed POST: retried with
+		// backoff, given up after RetryFor, not claimed again at once.
+		if head, perr := d.st.PendingNotifications(ctx, subID, 1); perr == nil && len(head) > 0 && !head[0].NextAttempt.After(d.cfg.Now()) {
+			d.m.failed.Inc()
+			d.failed(dbCtx, log, &head[0], err)
+		}
 		return
 	}
 	for ctx.Err() == nil {
 		batch, err := d.st.PendingNotifications(ctx, subID, 32)
 		if err != nil {
-			log.Error("read outbox", "err", err)
+			if ctx.Err() == nil {
+				log.Error("read outbox", "err", err)
+			}
 			return
 		}
 		if len(batch) == 0 {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -142,17 +143,30 @@ type subscriber struct {
 	answer      func(r *http.Request, n int) int // n: POSTs so far, this one included
 	receipts    []receipt
 	gets        int
+	posts       int
 	inflight    map[string]int
 	maxInflight int // over all subscriptions at once
 	overlap     []string
 	badRequests []string
 	delay       time.Duration
 	onPost      func(r *http.Request, body []byte) // runs outside mu
+	// auth, when set, must accept a request's credentials (else 401).
+	auth func(r *http.Request) bool
 }
 
 func newSubscriber(t *testing.T) *subscriber {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return newSubscriberOn(t, l)
+}
+
+// newSubscriberOn serves on l (to come back on a known address).
+func newSubscriberOn(t *testing.T, l net.Listener) *subscriber {
 	s := &subscriber{t: t, inflight: map[string]int{}}
-	s.srv = httptest.NewServer(s)
+	s.srv = httptest.NewUnstartedServer(s)
+	s.srv.Listener.Close()
+	s.srv.Listener = l
+	s.srv.Start()
 	t.Cleanup(s.srv.Close)
 	return s
 }
@@ -166,10 +180,18 @@ func (s *subscriber) setAnswer(f func(r *http.Request, n int) int) {
 }
 
 func (s *subscriber) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	auth := s.auth
+	s.mu.Unlock()
+	authorized := auth == nil || auth(r)
 	if r.Method == http.MethodGet {
 		s.mu.Lock()
 		s.gets++
 		s.mu.Unlock()
+		if !authorized {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -196,7 +218,8 @@ func (s *subscriber) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		total += c
 	}
 	s.maxInflight = max(s.maxInflight, total)
-	count := len(s.receipts) + 1
+	s.posts++
+	count := s.posts
 	answer, delay, onPost := s.answer, s.delay, s.onPost
 	s.mu.Unlock()
 
@@ -210,7 +233,10 @@ func (s *subscriber) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	status := http.StatusNoContent
-	if answer != nil {
+	switch {
+	case !authorized:
+		status = http.StatusUnauthorized
+	case answer != nil:
 		status = answer(r, count)
 	}
 

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -69,6 +70,9 @@ func NewSubscriptions(cfg SubscriptionsConfig) *Subscriptions {
 	}
 	if cfg.TestTimeout <= 0 {
 		cfg.TestTimeout = 10 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Subscriptions{cfg: cfg}
 }
@@ -239,6 +243,18 @@ func dupKey(req *SubscriptionRequest) string {
 		slices.Sort(v.VnfdIDs)
 		slices.Sort(v.VnfInstanceIDs)
 		slices.Sort(v.VnfInstanceNames)
+		for i := range v.VnfProductsFromProviders {
+			p := &v.VnfProductsFromProviders[i]
+			for j := range p.VnfProducts {
+				pr := &p.VnfProducts[j]
+				for k := range pr.Versions {
+					slices.Sort(pr.Versions[k].VnfdVersions)
+				}
+				sortByJSON(pr.Versions)
+			}
+			sortByJSON(p.VnfProducts)
+		}
+		sortByJSON(v.VnfProductsFromProviders)
 		if len(v.VnfdIDs)+len(v.VnfInstanceIDs)+len(v.VnfInstanceNames)+len(v.VnfProductsFromProviders) == 0 {
 			f.VnfInstanceSubscriptionFilter = nil
 		}
@@ -246,4 +262,14 @@ func dupKey(req *SubscriptionRequest) string {
 	raw, _ := json.Marshal(f)
 	sum := sha256.Sum256(append(append([]byte(req.CallbackURI), 0), raw...))
 	return hex.EncodeToString(sum[:])
+}
+
+// sortByJSON orders s by its elements' JSON (their nested arrays already
+// sorted), a total order for struct elements.
+func sortByJSON[T any](s []T) {
+	slices.SortFunc(s, func(a, b T) int {
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		return bytes.Compare(ja, jb)
+	})
 }

@@ -188,7 +188,11 @@ func New(ctx context.Context, cfg Config, st store.Store, mkDrivers Drivers, log
 	st = nst
 	outbound := &http.Client{Timeout: 30 * time.Second}
 	tokens := callauth.NewTokens(outbound, nil)
-	s.deliv = notify.NewDeliverer(st, box, tokens, outbound, log, s.metrics, cfg.Notify)
+	ncfg := cfg.Notify
+	if ncfg.Lease == 0 {
+		ncfg.Lease = cfg.Lease // a dead replica's subscriptions move on as its op occs do
+	}
+	s.deliv = notify.NewDeliverer(st, box, tokens, outbound, log, s.metrics, ncfg)
 	nst.OnEnqueue(s.deliv.Notify)
 	subs := notify.NewSubscriptions(notify.SubscriptionsConfig{
 		Store: st, Box: box, Tokens: tokens, HTTP: outbound, AllowDuplicates: cfg.AllowDuplicateSubscriptions, Log: log,
@@ -226,7 +230,7 @@ func New(ctx context.Context, cfg Config, st store.Store, mkDrivers Drivers, log
 	drivers := mkDrivers(Deps{Vims: vimReg, Log: log, DataDir: cfg.DataDir})
 	svc := lcm.New(lcm.Config{
 		Store: st, Box: box, Drivers: drivers, Log: log, DefaultVim: cfg.DefaultVim, Vnfds: vnfds, Vims: vimReg,
-		Granter: granter,
+		Granter: granter, BaseURL: s.baseURL,
 	})
 	cond := conductor.New(st, svc, log, conductor.Config{Lease: cfg.Lease, Observer: m})
 	svc.SetWaker(cond)
@@ -254,10 +258,22 @@ func (s *Server) baseURL() string {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimRight(s.cfg.PublicURL, "/")
 	}
-	if addr := s.addr.Load(); addr != nil {
-		return s.scheme() + "://" + *addr
+	addr := s.cfg.Listen
+	if a := s.addr.Load(); a != nil {
+		addr = *a
 	}
-	return s.scheme() + "://" + s.cfg.Listen
+	if addr == "" {
+		return "" // an in-process server (tests): links stay relative
+	}
+	// A wildcard address means nothing to a subscriber: name the host.
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			if name, err := os.Hostname(); err == nil {
+				addr = net.JoinHostPort(name, port)
+			}
+		}
+	}
+	return s.scheme() + "://" + addr
 }
 
 // Handler is the HTTP handler (for in-process tests).

@@ -69,7 +69,9 @@ type Outbox interface {
 	// ClaimOutbox leases up to limit subscriptions whose oldest
 	// notification is due (NextAttempt <= now) and whose lease is free or
 	// ended before now, to owner until leaseUntil, and returns their ids.
-	// Safe against concurrent claimers in other processes.
+	// The subscriptions waiting longest (oldest head notification) go
+	// first, so a few busy ones cannot starve the rest. Safe against
+	// concurrent claimers in other processes.
 	ClaimOutbox(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]string, error)
 	// RenewOutbox extends owner's leases on these subscriptions.
 	RenewOutbox(ctx context.Context, owner string, subIDs []string, leaseUntil time.Time) error

@@ -335,8 +335,11 @@ func instanceUsing(ctx context.Context, tx store.Tx, vimID, except string) (stri
 
 // Connection returns the full connection info (credentials included) of a
 // registered VIM, for drivers.
-func (s *Service) Connection(ctx context.Context, vimID string) (*model.VimConnectionInfo, error) {
-	v, err := s.st.GetVim(ctx, vimID)
+func (s *Service) Connection(ctx context.Context, tx store.VimTx, vimID string) (*model.VimConnectionInfo, error) {
+	if tx == nil {
+		tx = s.st
+	}
+	v, err := tx.GetVim(ctx, vimID)
 	if err != nil {
 		return nil, notFound(err, vimID)
 	}
@@ -349,8 +352,11 @@ func (s *Service) Connection(ctx context.Context, vimID string) (*model.VimConne
 
 // DefaultConnection returns the default VIM's connection info, nil when
 // there is no default VIM.
-func (s *Service) DefaultConnection(ctx context.Context) (*model.VimConnectionInfo, error) {
-	list, err := s.st.ListVims(ctx)
+func (s *Service) DefaultConnection(ctx context.Context, tx store.VimTx) (*model.VimConnectionInfo, error) {
+	if tx == nil {
+		tx = s.st
+	}
+	list, err := tx.ListVims(ctx)
 	if err != nil {
 		return nil, err
 	}

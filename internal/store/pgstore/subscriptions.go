@@ -193,7 +193,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, now, leaseUntil t
 			SELECT s.id FROM subscriptions s
 			WHERE (s.owner = '' OR s.lease_until IS NULL OR s.lease_until < $2)
 			  AND `+outboxHeadDue+`
-			ORDER BY s.seq
+			ORDER BY (SELECT min(n.seq) FROM notifications n WHERE n.subscription_id = s.id)
 			LIMIT $4
 			FOR NO KEY UPDATE OF s SKIP LOCKED)
 		RETURNING id, seq`, owner, dbTime(now), dbTime(leaseUntil), limit)

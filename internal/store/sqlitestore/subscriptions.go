@@ -192,7 +192,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, now, leaseUntil t
 			SELECT s.seq FROM subscriptions s
 			WHERE (s.owner = '' OR s.lease_until IS NULL OR s.lease_until < $2)
 			  AND `+outboxHeadDue+`
-			ORDER BY s.seq
+			ORDER BY (SELECT min(n.seq) FROM notifications n WHERE n.subscription_id = s.id)
 			LIMIT $4)
 		RETURNING id, seq`, owner, dbTime(now), dbTime(leaseUntil), limit)
 	if err != nil {
