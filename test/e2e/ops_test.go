@@ -93,7 +93,7 @@ func value(t testing.TB, mfs map[string]*dto.MetricFamily, name string, want map
 	return 0
 }
 
-type labels = map[string]string
+type metricLabels = map[string]string
 
 // TestMetricsAfterRequestsAndOperations: real requests and LCM operations
 // show up on /metrics, labelled by route pattern (never by id), with op occ
@@ -110,13 +110,13 @@ func TestMetricsAfterRequestsAndOperations(t *testing.T) {
 		require.Equal(t, 404, e.do("GET", "/no/such/"+ok, nil).status)
 
 		mfs := e.scrape(t)
-		get := func(name string, l labels) float64 { return value(t, mfs, name, l) }
+		get := func(name string, l metricLabels) float64 { return value(t, mfs, name, l) }
 
-		inst := labels{"route": "/vnflcm/v1/vnf_instances/{id}", "method": "GET", "code": "200"}
+		inst := metricLabels{"route": "/vnflcm/v1/vnf_instances/{id}", "method": "GET", "code": "200"}
 		assert.GreaterOrEqual(t, get("vnfm_http_requests_total", inst), 1.0)
 		assert.Equal(t, get("vnfm_http_requests_total", inst), get("vnfm_http_request_duration_seconds", inst), "one observation per request")
-		assert.Equal(t, 2.0, get("vnfm_http_requests_total", labels{"route": "/vnflcm/v1/vnf_instances/{id}/instantiate", "method": "POST", "code": "202"}))
-		assert.Equal(t, 1.0, get("vnfm_http_requests_total", labels{"route": "unmatched", "method": "GET", "code": "404"}))
+		assert.Equal(t, 2.0, get("vnfm_http_requests_total", metricLabels{"route": "/vnflcm/v1/vnf_instances/{id}/instantiate", "method": "POST", "code": "202"}))
+		assert.Equal(t, 1.0, get("vnfm_http_requests_total", metricLabels{"route": "unmatched", "method": "GET", "code": "404"}))
 		assert.Equal(t, 1.0, get("vnfm_http_requests_in_flight", nil), "the scrape itself")
 		for _, mf := range mfs {
 			for _, m := range mf.GetMetric() {
@@ -128,14 +128,14 @@ func TestMetricsAfterRequestsAndOperations(t *testing.T) {
 			}
 		}
 
-		inst2 := func(state string) labels { return labels{"operation": "INSTANTIATE", "state": state} }
+		inst2 := func(state string) metricLabels { return metricLabels{"operation": "INSTANTIATE", "state": state} }
 		assert.Equal(t, 1.0, get("vnfm_op_occs", inst2("COMPLETED")))
 		assert.Equal(t, 1.0, get("vnfm_op_occs", inst2("FAILED_TEMP")))
-		assert.Equal(t, 0.0, get("vnfm_op_occs", labels{"operation": "HEAL", "state": "PROCESSING"}), "known pairs read 0, not absent")
+		assert.Equal(t, 0.0, get("vnfm_op_occs", metricLabels{"operation": "HEAL", "state": "PROCESSING"}), "known pairs read 0, not absent")
 		assert.Equal(t, 1.0, get("vnfm_op_occ_duration_seconds", inst2("COMPLETED")))
 		assert.Equal(t, 1.0, get("vnfm_op_occ_duration_seconds", inst2("FAILED_TEMP")))
-		step := func(result string) labels {
-			return labels{"operation": "INSTANTIATE", "step": "infra_instantiate", "result": result}
+		step := func(result string) metricLabels {
+			return metricLabels{"operation": "INSTANTIATE", "step": "infra_instantiate", "result": result}
 		}
 		assert.Equal(t, 1.0, get("vnfm_step_duration_seconds", step("transient")))
 		assert.Equal(t, 1.0, get("vnfm_step_duration_seconds", step("ok")))
@@ -149,7 +149,7 @@ func TestMetricsAfterRequestsAndOperations(t *testing.T) {
 			assert.Positive(t, get("vnfm_db_pool_max_conns", nil))
 			assert.Positive(t, get("vnfm_db_pool_acquires_total", nil))
 		} else {
-			assert.Equal(t, 8.0, get("go_sql_max_open_connections", labels{"db_name": "sqlite"}))
+			assert.Equal(t, 8.0, get("go_sql_max_open_connections", metricLabels{"db_name": "sqlite"}))
 		}
 	})
 }
@@ -256,7 +256,7 @@ func TestRateLimit(t *testing.T) {
 	assert.Equal(t, 200, e.do("GET", "/healthz", nil).status)
 	assert.Equal(t, 200, e.do("GET", "/readyz", nil).status)
 	mfs := e.scrape(t)
-	assert.Equal(t, 1.0, value(t, mfs, "vnfm_http_requests_total", labels{"route": "/vnflcm/v1/vnf_instances", "method": "GET", "code": "429"}))
+	assert.Equal(t, 1.0, value(t, mfs, "vnfm_http_requests_total", metricLabels{"route": "/vnflcm/v1/vnf_instances", "method": "GET", "code": "429"}))
 }
 
 // TestEveryBodyIsBounded walks the router: every route that takes a body
