@@ -130,6 +130,7 @@ func (a *API) Handler() http.Handler {
 	a.pkgmRoutes(r)
 	a.vimRoutes(r)
 	a.authRoutes(r)
+	r.Get("/docs", a.docs()) // the OpenAPI document below, rendered as HTML
 
 	r.Route(prefix, func(r chi.Router) {
 		r.Get("/api_versions", a.apiVersions(prefix, APIVersion))

@@ -372,6 +372,7 @@ func TestRequired(t *testing.T) {
 		{"GET", "/vnfpkgm/api_versions", "", ""},
 		{"GET", "/vnfpkgm/v1/api_versions", "", ""},
 		{"GET", "/vnflcm/v1/openapi.yaml", "", ""},
+		{"GET", "/docs", "", ""},
 		{"POST", "/oauth2/token", "", ""},
 		{"GET", "/metrics", ScopeMetrics, ""},
 		{"GET", "/vnflcm/v1/vnf_instances", ScopeLCMRead, ScopeLCMRead},

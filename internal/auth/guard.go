@@ -26,7 +26,7 @@ const (
 // client asks before it authenticates), the OpenAPI document and the token
 // endpoint itself.
 var openPaths = []string{"/healthz", "/readyz", "/vnflcm/api_versions", "/vnflcm/v1/api_versions",
-	"/vnfpkgm/api_versions", "/vnfpkgm/v1/api_versions", "/vnflcm/v1/openapi.yaml", TokenPath}
+	"/vnfpkgm/api_versions", "/vnfpkgm/v1/api_versions", "/vnflcm/v1/openapi.yaml", "/docs", TokenPath}
 
 // Required is the scope a request needs, "" when it is open. Paths are
 // compared as the router sees them (the raw path when the request has

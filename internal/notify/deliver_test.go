@@ -27,6 +27,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/store/pgstore"
 	"github.com/vnfm-project/vnfm/internal/store/storetest"
 	"github.com/vnfm-project/vnfm/test/etsischema"
+	"github.com/vnfm-project/vnfm/test/testsecrets"
 )
 
 // fastDelivery is the tests' DeliveryConfig.
@@ -400,6 +401,7 @@ func TestDeliverBasicAuth(t *testing.T) {
 	e := newDeliverEnv(t, storetest.SQLite(t))
 	s := newSubscriber(t)
 	const user, pass = "nfvo", "b@sic:pässword"
+	testsecrets.Register(pass)
 	s.auth = func(r *http.Request) bool {
 		u, p, ok := r.BasicAuth()
 		return ok && u == user && p == pass
@@ -491,6 +493,7 @@ func (ts *tokenServer) fetched() int {
 func TestDeliverOAuth2(t *testing.T) {
 	t.Parallel()
 	e := newDeliverEnv(t, storetest.SQLite(t))
+	testsecrets.Register("cl!ent secret")
 	ts := newTokenServer("vnfm", "cl!ent secret")
 	tokSrv := httptest.NewServer(ts)
 	t.Cleanup(tokSrv.Close)

@@ -22,6 +22,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/secret"
 	"github.com/vnfm-project/vnfm/internal/store"
 	"github.com/vnfm-project/vnfm/internal/store/storetest"
+	"github.com/vnfm-project/vnfm/test/testsecrets"
 )
 
 // waitFor is the generous bound of every require.Eventually here: the
@@ -62,9 +63,15 @@ func (l *logBuf) String() string {
 }
 
 // newLog returns a debug-level logger writing to the test output and the
-// returned buffer.
+// returned buffer. When the test ends the buffer must hold no registered
+// test secret.
 func newLog(t *testing.T) (*slog.Logger, *logBuf) {
 	lb := &logBuf{out: t.Output()}
+	t.Cleanup(func() {
+		if s, ok := testsecrets.Find([]byte(lb.String())); ok {
+			t.Errorf("secret %q appeared in the log", s)
+		}
+	})
 	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
 }
 

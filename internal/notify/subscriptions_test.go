@@ -21,6 +21,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/store"
 	"github.com/vnfm-project/vnfm/internal/store/storetest"
 	"github.com/vnfm-project/vnfm/test/etsischema"
+	"github.com/vnfm-project/vnfm/test/testsecrets"
 )
 
 const (
@@ -29,6 +30,8 @@ const (
 	oauthID     = "vnfm-client"
 	oauthSecret = "cs-Kx3#oauth secret"
 )
+
+func init() { testsecrets.Register(basicPass, oauthSecret) }
 
 // callback is a notification endpoint that records the requests and
 // answers status to all.
@@ -530,6 +533,7 @@ func TestSubscriptionSecretsNeverShown(t *testing.T) {
 	e := newSubsEnv(t, st, true)
 	cb := newCallback(t, http.StatusNoContent)
 	uriPass := "uri-Pw9$secret"
+	testsecrets.Register(uriPass)
 	cbURL, err := url.Parse(cb.srv.URL + "/cb")
 	require.NoError(t, err)
 	cbURL.User = url.UserPassword("nfvo", uriPass)

@@ -25,6 +25,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/auth"
 	"github.com/vnfm-project/vnfm/internal/server"
 	"github.com/vnfm-project/vnfm/internal/store/storetest"
+	"github.com/vnfm-project/vnfm/test/testsecrets"
 )
 
 // The credentials of these tests: never in a response body or the log.
@@ -36,6 +37,8 @@ const (
 )
 
 var authSecrets = []string{authRootPassword, authRWSecret, authROSecret, authAdminSecret}
+
+func init() { testsecrets.Register(authSecrets...) }
 
 func bcryptOf(t *testing.T, pw string) string {
 	t.Helper()
@@ -140,7 +143,7 @@ func jwksServer(t *testing.T) (url string, sign func(scope string) string) {
 
 // openRoutes answer without credentials.
 var openRoutes = []string{"/healthz", "/readyz", "/vnflcm/api_versions", "/vnfpkgm/api_versions", "/vnflcm/v1/api_versions",
-	"/vnfpkgm/v1/api_versions", "/vnflcm/v1/openapi.yaml", auth.TokenPath}
+	"/vnfpkgm/v1/api_versions", "/vnflcm/v1/openapi.yaml", "/docs", auth.TokenPath}
 
 // TestAuthEveryRoute walks the real router: every route but the open ones
 // answers 401 without credentials, and none answers 401 or 403 to full

@@ -26,6 +26,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/server"
 	"github.com/vnfm-project/vnfm/internal/store/storetest"
 	"github.com/vnfm-project/vnfm/test/scripted"
+	"github.com/vnfm-project/vnfm/test/testsecrets"
 )
 
 // Secrets of the NFVO tests.
@@ -33,6 +34,8 @@ const (
 	nfvoSecret   = "s3cret-nfvo-client-secret"
 	nfvoPassword = "s3cret-nfvo-basic-password"
 )
+
+func init() { testsecrets.Register(nfvoSecret, nfvoPassword) }
 
 // withNFVO makes the server ask the NFVO at u for grants.
 func withNFVO(u string, auth *model.SubscriptionAuthentication) func(*server.Config) {

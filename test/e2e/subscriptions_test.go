@@ -26,6 +26,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/server"
 	"github.com/vnfm-project/vnfm/internal/store"
 	"github.com/vnfm-project/vnfm/test/scripted"
+	"github.com/vnfm-project/vnfm/test/testsecrets"
 )
 
 // Secrets of this file, checked like the harness's testSecrets.
@@ -34,6 +35,8 @@ const (
 	oauthSecret      = "s3cret-oauth-client-secret"
 	wrongSecret      = "s3cret-wrong-password"
 )
+
+func init() { testsecrets.Register(callbackPassword, oauthSecret, wrongSecret) }
 
 // notifyEnv is an env whose notifications can be followed: its public URL
 // is a proxy in front of the API (the in-process server has no listen

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/vnfm-project/vnfm/test/testsecrets"
 )
 
 // The HTTP Basic passwords of TestTackerCLIBasicAuth: in no response body,
@@ -17,6 +19,8 @@ const (
 	operatorPassword = "s3cret-operator-pw"
 	viewerPassword   = "s3cret-viewer-pw"
 )
+
+func init() { testsecrets.Register(operatorPassword, viewerPassword) }
 
 // hashPassword runs `vnfm hash-password` with the password on stdin.
 func hashPassword(t *testing.T, pw string) string {

@@ -25,11 +25,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/vnfm-project/vnfm/test/testsecrets"
 )
 
 // vimPassword is planted in instantiate requests; no response body and no
-// server output may ever contain it.
-const vimPassword = "s3cret-VIM-password"
+// server output may ever contain it (nor any other secret in testsecrets).
+const vimPassword = testsecrets.VIMPassword
 
 // lease is the --lease every server runs with.
 const lease = 2 * time.Second
@@ -102,6 +104,7 @@ func (s *syncBuffer) String() string {
 // proc is one running vnfm-scripted.
 type proc struct {
 	t    *testing.T
+	bin  string
 	cmd  *exec.Cmd
 	url  string // http://127.0.0.1:PORT
 	out  *syncBuffer
@@ -146,7 +149,7 @@ func launch(t *testing.T, bin, dbURL, dataDir string, extra []string) (*proc, er
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 
-	p := &proc{t: t, url: "http://" + addr, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, bin: bin, url: "http://" + addr, out: &syncBuffer{}, done: make(chan struct{})}
 	args := append([]string{"serve",
 		"--listen", addr,
 		"--database-url", dbURL,
@@ -164,6 +167,9 @@ func launch(t *testing.T, bin, dbURL, dataDir string, extra []string) (*proc, er
 	}()
 	t.Cleanup(func() {
 		p.kill()
+		for _, f := range p.secretFindings() {
+			t.Errorf("%s", f)
+		}
 		if t.Failed() {
 			t.Logf("output of %s (pid %d, %s):\n%s", filepath.Base(bin), p.cmd.Process.Pid, p.url, tail(p.out.String(), 150))
 		}
@@ -237,6 +243,24 @@ func (p *proc) stop() {
 	}
 	require.NoError(t, p.err, "vnfm-scripted exits 0 on SIGTERM")
 	require.Contains(t, p.out.String(), "vnfm stopped")
+}
+
+// secretFindings checks the process output and every response body
+// received through do against every registered test secret (of any test)
+// and describes each leak; launch's cleanup reports them.
+func (p *proc) secretFindings() []string {
+	var out []string
+	if s, ok := testsecrets.Find([]byte(p.out.String())); ok {
+		out = append(out, fmt.Sprintf("secret %q in the output of %s", s, filepath.Base(p.bin)))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range p.bodies {
+		if s, ok := testsecrets.Find(b); ok {
+			out = append(out, fmt.Sprintf("secret %q in a response body: %s", s, b))
+		}
+	}
+	return out
 }
 
 // assertNoSecret checks the process output and every response body received

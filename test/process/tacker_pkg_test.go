@@ -21,11 +21,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vnfm-project/vnfm/internal/csar"
+	"github.com/vnfm-project/vnfm/test/testsecrets"
 )
 
 // uriPassword is the basic-auth password of the upload_from_uri source; no
 // CLI output and no server output may contain it.
 const uriPassword = "pkg-URI-s3cret-password"
+
+func init() { testsecrets.Register(uriPassword) }
 
 // sample is a package directory of test/samples and what its VNFD says.
 type sample struct {

@@ -17,12 +17,16 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/vnfm-project/vnfm/test/testsecrets"
 )
 
 // subscriptionPassword is the BASIC password of the subscription the CLI
 // creates: it must appear in no CLI output, no server response and not in
 // the vnfm log.
 const subscriptionPassword = "s3cret-SUBSCRIPTION-password"
+
+func init() { testsecrets.Register(subscriptionPassword) }
 
 // exchange is one request the recording proxy passed to vnfm.
 type exchange struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/vnfm-project/vnfm/internal/server/tlstest"
+	"github.com/vnfm-project/vnfm/test/testsecrets"
 )
 
 // TestTLSReloadOnSIGHUP: vnfm serves HTTPS with --tls-cert-file and
@@ -27,7 +28,10 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 	t.Parallel()
 	ca := tlstest.NewCA(t, "process test CA")
 	dir := t.TempDir()
-	certFile, keyFile := ca.Server(t, 4242).Write(t, dir)
+	leaf := ca.Server(t, 4242)
+	// The private key is this test's secret: no line of it may be logged.
+	testsecrets.Register(strings.Split(string(leaf.KeyPEM), "\n")[1])
+	certFile, keyFile := leaf.Write(t, dir)
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -44,6 +48,9 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		<-done
+		if s, ok := testsecrets.Find([]byte(out.String())); ok {
+			t.Errorf("secret %q in the output of vnfm-scripted", s)
+		}
 		if t.Failed() {
 			t.Logf("output of vnfm-scripted:\n%s", tail(out.String(), 100))
 		}
