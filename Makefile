@@ -21,7 +21,7 @@ run: build
 # The same server with the scripted test driver (vimType TEST.SCRIPTED.V_1)
 # registered, to try every LCM operation before real VIM drivers exist.
 run-scripted:
-	$(GO) run ./test/cmd/vnfm-scripted serve --data-dir ./var/scripted
+	$(GO) run ./test/cmd/vnfm-scripted serve --auth none --data-dir ./var/scripted
 
 vet:
 	$(GO) vet ./...

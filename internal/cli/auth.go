@@ -14,8 +14,8 @@ import (
 // authFlags adds --auth and its settings to fs.
 func authFlags(fs *flag.FlagSet, cfg *server.Config) {
 	o := &cfg.AuthOptions
-	fs.StringVar(&cfg.Auth, "auth", "none", "client authentication: none, or a comma-separated set of basic, oauth2 (vnfm issues tokens at /oauth2/token), jwt (tokens of an external issuer); set it in production")
-	fs.StringVar(&o.UsersFile, "auth-users-file", "", "basic: YAML or JSON list of {name, password_bcrypt, scopes} (hashes from `vnfm hash-password`)")
+	fs.StringVar(&cfg.Auth, "auth", "", "client authentication (required): a comma-separated set of basic, oauth2 (vnfm issues tokens at /oauth2/token), jwt (tokens of an external issuer); or none, which leaves the API open")
+	fs.StringVar(&o.UsersFile, "auth-users-file", "", "basic: YAML or JSON list of {name, password_bcrypt, scopes} (hashes from vnfm hash-password)")
 	fs.StringVar(&o.ClientsFile, "auth-clients-file", "", "oauth2: YAML or JSON list of {client_id, secret_bcrypt, scopes}")
 	fs.StringVar(&o.TokenKeyFile, "auth-token-key-file", "", "oauth2: HS256 key (base64) of issued tokens; default DATA_DIR/auth-token.key, generated if missing; replicas must share it")
 	fs.DurationVar(&o.TokenTTL, "auth-token-ttl", time.Hour, "oauth2: lifetime of issued tokens")
@@ -46,6 +46,9 @@ func hashPasswordCmd(stdin io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, h)
 	return 0
 }
+
+// errAuthUnset: an open API must be a choice, never a default.
+const errAuthUnset = "vnfm: choose how clients authenticate: --auth basic, oauth2 or jwt (comma-separated), or --auth none to leave the API open to anyone who can reach it"
 
 // authOff reports whether --auth leaves the API open (none, or empty).
 func authOff(modes string) bool {

@@ -59,6 +59,10 @@ func TestServeAuthFlags(t *testing.T) {
 			require.NotContains(t, errOut.String(), "vnfm listening")
 		})
 	}
+	// An open API is a choice: serve without --auth refuses to start.
+	var out, errOut bytes.Buffer
+	require.Equal(t, 2, Main([]string{"serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, &out, &errOut, Wiring{Drivers: nil}))
+	require.Contains(t, errOut.String(), "--auth none to leave the API open")
 	require.True(t, authOff(""))
 	require.True(t, authOff(" none "))
 	require.False(t, authOff("basic"))

@@ -196,6 +196,10 @@ func Main(args []string, stdout, stderr io.Writer, wiring Wiring) int {
 		log.Info("database is up to date")
 		return 0
 	}
+	if strings.TrimSpace(cfg.Auth) == "" {
+		fmt.Fprintln(stderr, errAuthUnset)
+		return 2
+	}
 	if authOff(cfg.Auth) {
 		log.Warn("authentication is off (--auth none): anyone who can reach " + cfg.Listen + " controls your VNFs")
 	}

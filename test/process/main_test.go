@@ -155,6 +155,7 @@ func launch(t *testing.T, bin, dbURL, dataDir string, extra []string) (*proc, er
 		"--database-url", dbURL,
 		"--data-dir", dataDir,
 		"--lease", lease.String(),
+		"--auth", "none", // tests that need auth pass their own --auth, which wins
 		"--log-level", "debug"}, extra...)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = cleanEnv("VNFM_")

@@ -39,7 +39,7 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 	require.NoError(t, l.Close())
 	out := &syncBuffer{}
 	cmd := exec.Command(binary, "serve", "--listen", addr, "--data-dir", filepath.Join(dir, "data"),
-		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--log-level", "debug")
+		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--auth", "none", "--log-level", "debug")
 	cmd.Env = cleanEnv("VNFM_")
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start())
