@@ -664,8 +664,28 @@ func HealPods(ctx context.Context, c kubernetes.Interface, vnfcs []model.VnfcRes
 		}
 	}
 	out := slices.Clone(vnfcs)
+wait:
 	for {
+		// A re-created bare pod can be gone again by the time it is read
+		// (seen when the old one's deletion was still being finalised):
+		// create it once more rather than failing the heal.
+		for _, t := range targets {
+			if t.bare == nil {
+				continue
+			}
+			if _, err := c.CoreV1().Pods(t.bare.Namespace).Get(ctx, t.bare.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				if err := recreatePod(ctx, c, t.bare); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
 		if err := WaitReady(ctx, c, affected, max(time.Until(deadline), 0)); err != nil {
+			if apierrors.IsNotFound(err) && time.Now().Before(deadline) {
+				if err := sleep(ctx, pause.next()); err != nil {
+					return nil, nil, fmt.Errorf("wait for replacement pods: %w", err)
+				}
+				continue
+			}
 			return nil, nil, err
 		}
 		// The controllers' status may lag the pods: every target needs a
@@ -674,6 +694,12 @@ func HealPods(ctx context.Context, c kubernetes.Interface, vnfcs []model.VnfcRes
 		for _, w := range affected {
 			lp, err := podsOf(ctx, c, w)
 			if err != nil {
+				if w.Kind == KindPod && apierrors.IsNotFound(err) && time.Now().Before(deadline) {
+					if err := sleep(ctx, pause.next()); err != nil {
+						return nil, nil, fmt.Errorf("wait for replacement pods: %w", err)
+					}
+					continue wait
+				}
 				return nil, nil, err
 			}
 			ps := lp.pods
