@@ -2,13 +2,13 @@ package auth
 
 import (
 	"math"
-	"net"
 	"net/http"
-	"net/netip"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/vnfm-project/vnfm/internal/ratelimit"
 )
 
 // failLimiter bounds wrong credentials per client IP: burst of them, then
@@ -39,24 +39,9 @@ func newFailLimiter(burst int, every time.Duration) *failLimiter {
 	return &failLimiter{every: every, burst: burst, m: map[string]*failEntry{}}
 }
 
-// clientKey is the client's IP (an IPv6 client's /64, which one host
-// usually has whole). X-Forwarded-For is not trusted: anyone can send it.
-func clientKey(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
-}
+// clientKey is the client's IP (an IPv6 client's /64), as the general
+// rate limiter keys it.
+func clientKey(r *http.Request) string { return ratelimit.RemoteIP(r) }
 
 func (l *failLimiter) entry(key string, now time.Time) *failEntry {
 	if now.Sub(l.lastSweep) > time.Minute {
