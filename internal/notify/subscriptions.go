@@ -19,6 +19,7 @@ import (
 
 	"github.com/vnfm-project/vnfm/internal/callauth"
 	"github.com/vnfm-project/vnfm/internal/model"
+	"github.com/vnfm-project/vnfm/internal/secret"
 	"github.com/vnfm-project/vnfm/internal/store"
 )
 
@@ -113,7 +114,7 @@ func (s *Subscriptions) Create(ctx context.Context, req *SubscriptionRequest) (s
 	if err := s.cfg.Store.CreateSubscription(ctx, sub); err != nil {
 		return nil, false, fmt.Errorf("store subscription: %w", err)
 	}
-	s.cfg.Log.Info("subscription created", "subscription_id", sub.ID, "callback", redactedURI(req.CallbackURI))
+	s.cfg.Log.Info("subscription created", "subscription_id", sub.ID, "callback", secret.RedactURL(req.CallbackURI))
 	return sub, false, nil
 }
 
@@ -152,22 +153,14 @@ func (s *Subscriptions) testCallback(ctx context.Context, req *SubscriptionReque
 	hr.Header.Set("Version", APIVersion)
 	resp, err := c.Do(ctx, hr)
 	if err != nil {
-		return fmt.Errorf("%w: GET %s: %w", ErrCallback, redactedURI(req.CallbackURI), err)
+		return fmt.Errorf("%w: GET %s: %w", ErrCallback, secret.RedactURL(req.CallbackURI), err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode != http.StatusNoContent {
-		return fmt.Errorf("%w: GET %s answered %d; the notification endpoint must answer 204 No Content", ErrCallback, redactedURI(req.CallbackURI), resp.StatusCode)
+		return fmt.Errorf("%w: GET %s answered %d; the notification endpoint must answer 204 No Content", ErrCallback, secret.RedactURL(req.CallbackURI), resp.StatusCode)
 	}
 	return nil
-}
-
-// redactedURI drops userinfo (a password in the URI) for messages.
-func redactedURI(u string) string {
-	if p, err := url.Parse(u); err == nil {
-		return p.Redacted()
-	}
-	return "(unparsable URI)"
 }
 
 var (

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vnfm-project/vnfm/internal/lcm"
 	"github.com/vnfm-project/vnfm/internal/model"
+	"github.com/vnfm-project/vnfm/internal/secret"
 	"github.com/vnfm-project/vnfm/internal/store"
 )
 
@@ -135,7 +136,7 @@ func (s *Service) fetchAndProcess(ctx context.Context, id string) {
 func (s *Service) fetch(ctx context.Context, src *UploadFromURIRequest) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.AddressInformation, nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", redactURL(src.AddressInformation), err)
+		return nil, fmt.Errorf("fetch %s: %w", secret.RedactURL(src.AddressInformation), err)
 	}
 	if src.UserName != "" || src.Password != "" {
 		req.SetBasicAuth(src.UserName, src.Password)
@@ -148,28 +149,20 @@ func (s *Service) fetch(ctx context.Context, src *UploadFromURIRequest) ([]byte,
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("fetch %s: %v", redactURL(src.AddressInformation), err)
+		return nil, fmt.Errorf("fetch %s: %v", secret.RedactURL(src.AddressInformation), err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch %s: the server answered %s", redactURL(src.AddressInformation), res.Status)
+		return nil, fmt.Errorf("fetch %s: the server answered %s", secret.RedactURL(src.AddressInformation), res.Status)
 	}
 	data, err := io.ReadAll(io.LimitReader(res.Body, s.maxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %v", redactURL(src.AddressInformation), err)
+		return nil, fmt.Errorf("fetch %s: %v", secret.RedactURL(src.AddressInformation), err)
 	}
 	if int64(len(data)) > s.maxSize {
-		return nil, fmt.Errorf("fetch %s: the package is larger than %d bytes", redactURL(src.AddressInformation), s.maxSize)
+		return nil, fmt.Errorf("fetch %s: the package is larger than %d bytes", secret.RedactURL(src.AddressInformation), s.maxSize)
 	}
 	return data, nil
-}
-
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return p.Redacted()
 }
 
 var errNotMine = errors.New("onboarding is no longer held by this process")

@@ -1,6 +1,9 @@
 package secret
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+)
 
 // IsSecretKey reports whether a JSON attribute name holds a secret: passwords,
 // tokens, client secrets, credentials and keys (private_key, client_key,
@@ -159,4 +162,14 @@ func cutUnescaped(s string, sep byte) (before, after string, found bool) {
 		}
 	}
 	return s, "", false
+}
+
+// RedactURL is u for messages and logs: a password in its userinfo is
+// masked (net/url's Redacted), and an unparsable URL is not repeated.
+func RedactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return p.Redacted()
 }

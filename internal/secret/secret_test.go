@@ -66,3 +66,16 @@ func TestRedact(t *testing.T) {
 	_, removed = Redact(map[string]any{"a": 1})
 	require.False(t, removed)
 }
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"postgres://vnfm:s3cret@db:5432/vnfm": "postgres://vnfm:xxxxx@db:5432/vnfm",
+		"https://nfvo.example/notify":         "https://nfvo.example/notify",
+		"http://u:p@[::1":                     "(unparsable URL)",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

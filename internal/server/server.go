@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +29,7 @@ import (
 	"github.com/vnfm-project/vnfm/internal/nfvo"
 	"github.com/vnfm-project/vnfm/internal/notify"
 	"github.com/vnfm-project/vnfm/internal/pkgm"
+	"github.com/vnfm-project/vnfm/internal/secret"
 	"github.com/vnfm-project/vnfm/internal/store"
 	"github.com/vnfm-project/vnfm/internal/store/pgstore"
 	"github.com/vnfm-project/vnfm/internal/store/sqlitestore"
@@ -117,15 +117,7 @@ func OpenStore(ctx context.Context, cfg *Config, log *slog.Logger) (store.Store,
 		}
 		return st, nil
 	}
-	return nil, fmt.Errorf("database URL %q: want postgres://... or sqlite:PATH", redactURL(u))
-}
-
-// redactURL hides a password in a database URL for error messages.
-func redactURL(u string) string {
-	if p, err := url.Parse(u); err == nil {
-		return p.Redacted()
-	}
-	return "(unparsable URL)"
+	return nil, fmt.Errorf("database URL %q: want postgres://... or sqlite:PATH", secret.RedactURL(u))
 }
 
 // Server is a running vnfm.
