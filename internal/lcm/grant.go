@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -173,7 +174,7 @@ func (pc *planCtx) grantRequest(opID string, info *model.InstantiatedVnfInfo) (*
 	}
 	byVdu := map[string][]string{} // new compute resource ids per VDU, for placement
 	addComputes := func(counts map[string]int) {
-		for _, vdu := range sortedKeys(counts) {
+		for _, vdu := range slices.Sorted(maps.Keys(counts)) {
 			for range counts[vdu] {
 				byVdu[vdu] = append(byVdu[vdu], add(model.ResourceCompute, vdu, vdu))
 			}
@@ -184,7 +185,7 @@ func (pc *planCtx) grantRequest(opID string, info *model.InstantiatedVnfInfo) (*
 		vnfcs = info.VnfcResourceInfo
 	}
 	removeNewest := func(counts map[string]int) {
-		for _, vdu := range sortedKeys(counts) {
+		for _, vdu := range slices.Sorted(maps.Keys(counts)) {
 			n := counts[vdu]
 			for i := len(vnfcs) - 1; i >= 0 && n > 0; i-- {
 				if vnfcs[i].VduID == vdu {
@@ -317,13 +318,4 @@ func scopeOf(s string) model.AffinityScope {
 		return model.ScopeNfviPop
 	}
 	return model.ScopeNfviNode
-}
-
-func sortedKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

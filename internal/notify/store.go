@@ -62,7 +62,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx store.Tx) error) error {
 	var queued bool
 	err := s.Store.InTx(ctx, func(tx store.Tx) error {
 		queued = false // a retried transaction starts over
-		return fn(&tx2{Tx: tx, s: s, queued: &queued})
+		return fn(&tx2{Tx: tx, s: s, queued: &queued, states: map[string]model.OperationState{}})
 	})
 	if err == nil && queued && s.onSent != nil {
 		s.onSent()
@@ -93,6 +93,18 @@ type tx2 struct {
 	store.Tx
 	s      *Store
 	queued *bool
+	// states holds the stored state of the op occs this transaction read
+	// or wrote, so that an update (every writer reads the row first, under
+	// its lock) needs no second read to tell whether the state changed.
+	states map[string]model.OperationState
+}
+
+func (t *tx2) GetOpOcc(ctx context.Context, id string, forUpdate bool) (*store.OpOcc, error) {
+	op, err := t.Tx.GetOpOcc(ctx, id, forUpdate)
+	if err == nil {
+		t.states[op.ID] = op.OperationState
+	}
+	return op, err
 }
 
 func (t *tx2) CreateInstance(ctx context.Context, inst *store.Instance) error {
@@ -117,18 +129,24 @@ func (t *tx2) CreateOpOcc(ctx context.Context, op *store.OpOcc) error {
 	if err := t.Tx.CreateOpOcc(ctx, op); err != nil {
 		return err
 	}
+	t.states[op.ID] = op.OperationState
 	return t.opChanged(ctx, op)
 }
 
 func (t *tx2) UpdateOpOcc(ctx context.Context, op *store.OpOcc) error {
-	prev, err := t.Tx.GetOpOcc(ctx, op.ID, false)
-	if err != nil {
-		return err
+	prev, ok := t.states[op.ID]
+	if !ok {
+		stored, err := t.Tx.GetOpOcc(ctx, op.ID, false)
+		if err != nil {
+			return err
+		}
+		prev = stored.OperationState
 	}
 	if err := t.Tx.UpdateOpOcc(ctx, op); err != nil {
 		return err
 	}
-	if prev.OperationState == op.OperationState {
+	t.states[op.ID] = op.OperationState
+	if prev == op.OperationState {
 		return nil // a journal save, a lease, a cancel request
 	}
 	return t.opChanged(ctx, op)
